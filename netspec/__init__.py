@@ -1,0 +1,55 @@
+"""netspec: describe a torch.nn network in a short YAML file.
+
+    import netspec
+    spec = netspec.load("specs/lenet5.yaml")   # validated spec (also from a dict or YAML text)
+    report = netspec.analyze(spec)             # shapes, params, MACs, receptive field; no torch
+    model = netspec.build(spec)                # a plain nn.Sequential
+    print(netspec.summary(spec))               # the table, confirmed by torchinfo
+
+``build`` and ``summary`` import torch when first called; the rest never does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import layers
+from .analysis import LayerReport, Report, analyze
+from .errors import ConfirmationError, LimitError, NetspecError, Problem, SpecError
+from .loader import load
+from .spec import Spec
+
+if TYPE_CHECKING:
+    from .build import build
+    from .summary import summary
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfirmationError",
+    "LayerReport",
+    "LimitError",
+    "NetspecError",
+    "Problem",
+    "Report",
+    "Spec",
+    "SpecError",
+    "analyze",
+    "build",
+    "layers",
+    "load",
+    "summary",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """``build`` and ``summary`` load torch, so they are imported on first use."""
+    if name == "build":
+        from .build import build
+
+        return build
+    if name == "summary":
+        from .summary import summary
+
+        return summary
+    raise AttributeError(f"module 'netspec' has no attribute {name!r}")

@@ -1,0 +1,128 @@
+"""The spec model: a network's input shape and its list of layers, as written in YAML."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, field_validator
+
+from .errors import Problem, SpecPath
+from .layers import AnyLayer, Layer
+
+MAX_INPUT_DIMS = 5
+
+Position = tuple[int, int]
+
+
+class SourceMap:
+    """Where each spec path sits in its file: ``path -> (line, column)``, 1-based.
+
+    Specs built from a dict or in Python have paths but no positions; every problem is still
+    reported with its spec path.
+    """
+
+    def __init__(
+        self, file: str | None = None, positions: dict[SpecPath, Position | None] | None = None
+    ) -> None:
+        self.file = file
+        self.positions: dict[SpecPath, Position | None] = positions or {}
+
+    def nearest(self, path: SpecPath) -> SpecPath:
+        """The longest prefix of ``path`` that exists in the document."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.positions:
+                return path[:end]
+        return ()
+
+    def locate(self, problem: Problem) -> Problem:
+        """``problem`` with the file, line and column of the nearest part of the document."""
+        position = self.positions.get(self.nearest(problem.path))
+        line, column = position if position else (None, None)
+        return Problem(problem.message, problem.path, self.file, line, column)
+
+
+class Spec(BaseModel):
+    """A sequential network: one input sample's shape, then layers applied in order.
+
+    Example::
+
+        name: lenet5
+        input: [1, 28, 28]
+        layers:
+          - Conv2d: {out_channels: 6, kernel_size: 5, padding: 2}
+          - Sigmoid
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Strict()] | None = Field(default=None, description="Network name.")
+    input: tuple[Annotated[int, Strict(), Field(gt=0)], ...] = Field(
+        min_length=1,
+        max_length=MAX_INPUT_DIMS,
+        description="One input sample's shape, without the batch dimension: [C, H, W].",
+    )
+    layers: tuple[AnyLayer, ...] = Field(description="The layers, in order.")
+
+    _source: SourceMap = PrivateAttr(default_factory=SourceMap)
+
+    @field_validator("layers")
+    @classmethod
+    def _at_least_one_layer(cls, layers: tuple[Layer, ...]) -> tuple[Layer, ...]:
+        if not layers:
+            raise ValueError("a spec needs at least one layer; received an empty list")
+        return layers
+
+    def __eq__(self, other: object) -> bool:
+        """Equal networks: the same fields, wherever each spec was read from."""
+        if not isinstance(other, Spec):
+            return NotImplemented
+        return (self.name, self.input, self.layers) == (other.name, other.input, other.layers)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.input, self.layers))
+
+    @property
+    def source(self) -> SourceMap:
+        """Where this spec came from (file and positions), for located errors."""
+        return self._source
+
+    def with_source(self, source: SourceMap) -> Spec:
+        self._source = source
+        return self
+
+    def with_input(self, shape: tuple[int, ...]) -> Spec:
+        """The same network for another input shape (``--input 3x224x224``)."""
+        copy = self.model_copy(update={"input": tuple(shape)})
+        copy._source = self._source
+        return copy
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data in the spec format: what ``to_yaml`` writes and ``load`` reads back."""
+        data: dict[str, Any] = {}
+        if self.name is not None:
+            data["name"] = self.name
+        data["input"] = list(self.input)
+        data["layers"] = [layer_entry(layer) for layer in self.layers]
+        return data
+
+    def to_yaml(self) -> str:
+        """YAML that loads back to an equal spec."""
+        return yaml.safe_dump(self.to_data(), sort_keys=False, default_flow_style=None)
+
+
+def layer_entry(layer: Layer) -> str | dict[str, Any]:
+    """A layer as a spec entry: a bare name, or ``{Kind: {non-default args}}``."""
+    args = {key: _plain(value) for key, value in layer.spec_args().items()}
+    return {layer.kind: args} if args else layer.kind
+
+
+def _plain(value: Any) -> Any:
+    """Tuples become lists so the YAML reads like the hand-written spec."""
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value

@@ -1,0 +1,177 @@
+"""Safe YAML reading that keeps where every value came from.
+
+PyYAML composes the document into nodes; this module walks the nodes itself, so that:
+
+- only plain data comes out (mappings, lists, strings, numbers, booleans, null): any other tag,
+  ``!!python/object`` included, is an error, and no constructor ever runs;
+- booleans and numbers follow YAML 1.2 (``true``/``false`` only, so ``off`` stays a string;
+  ``1e3`` is a float);
+- duplicate keys are errors instead of silently winning (``<<`` is an ordinary, unknown key);
+- every value's spec path maps to its line and column, for located error messages;
+- size, node count (aliases expanded, so a "billion laughs" document stops early) and nesting
+  depth are bounded.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+from yaml.composer import Composer
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
+
+from .errors import LimitError, Problem, SpecError, SpecPath
+
+MAX_BYTES = 1_000_000
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+_CORE = "tag:yaml.org,2002:"
+_NULL, _BOOL, _INT, _FLOAT, _STR = (_CORE + t for t in ("null", "bool", "int", "float", "str"))
+_SEQ, _MAP = _CORE + "seq", _CORE + "map"
+
+
+class _CoreResolver(BaseResolver):
+    """The YAML 1.2 core schema's implicit types, nothing else."""
+
+
+_CoreResolver.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), list("~nN") + [""])
+_CoreResolver.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_CoreResolver.add_implicit_resolver(
+    _INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+_CoreResolver.add_implicit_resolver(
+    _FLOAT,
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+class _ComposeOnly(Reader, Scanner, Parser, Composer, _CoreResolver):
+    """A loader that stops at nodes: nothing is constructed, so no tag can run code."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        _CoreResolver.__init__(self)
+
+
+Positions = dict[SpecPath, tuple[int, int] | None]
+
+
+def parse_yaml(text: str, file: str | None) -> tuple[Any, Positions]:
+    """YAML text -> (plain data, positions of every path). Raises ``SpecError``."""
+    if len(text) > MAX_BYTES:
+        raise LimitError(
+            Problem(f"spec is {len(text):,} characters; the limit is {MAX_BYTES:,}", file=file)
+        )
+    loader = _ComposeOnly(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        message = f"YAML syntax error: {error.problem or error.context}"
+        if error.context and error.problem:
+            message += f" ({error.context})"
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise SpecError(Problem(message, (), file, line, column)) from None
+    except yaml.YAMLError as error:
+        raise SpecError(Problem(f"not readable as YAML: {error}", file=file)) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise SpecError(Problem("the spec is empty; it needs `input:` and `layers:`", file=file))
+    walker = _Walker(file)
+    return walker.data(root, (), 0), walker.positions
+
+
+class _Walker:
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+        self.positions: Positions = {}
+        self.nodes = 0
+
+    def _problem(self, message: str, node: Node, path: SpecPath) -> Problem:
+        mark = node.start_mark
+        return Problem(message, path, self.file, mark.line + 1, mark.column + 1)
+
+    def data(self, node: Node, path: SpecPath, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise LimitError(self._problem(
+                f"spec has more than {MAX_NODES:,} values (aliases counted each time they are "
+                "used); refusing to expand it", node, path))
+        if depth > MAX_DEPTH:
+            raise LimitError(self._problem(
+                f"spec nests deeper than {MAX_DEPTH} levels", node, path))
+        self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, ScalarNode):
+            return self._scalar(node, path)
+        if isinstance(node, SequenceNode) and node.tag == _SEQ:
+            return [self.data(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode) and node.tag == _MAP:
+            return self._mapping(node, path, depth)
+        raise SpecError(self._problem(
+            f"YAML tag {node.tag!r} is not allowed: a spec is plain data", node, path))
+
+    def _mapping(self, node: MappingNode, path: SpecPath, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._scalar(key_node, path) if isinstance(key_node, ScalarNode) else None
+            if not isinstance(key, str):
+                raise SpecError(self._problem(
+                    f"mapping keys must be names; received {key!r}", key_node, path))
+            if key in result:
+                first = self.positions.get((*path, key))
+                where = f" (first at line {first[0]})" if first else ""
+                raise SpecError(self._problem(f"duplicate key {key!r}{where}", key_node, path))
+            self.positions[(*path, key)] = (key_node.start_mark.line + 1,
+                                            key_node.start_mark.column + 1)
+            result[key] = self.data(value_node, (*path, key), depth + 1)
+        return result
+
+    def _scalar(self, node: ScalarNode, path: SpecPath) -> Any:
+        text, tag = node.value, node.tag
+        try:
+            if tag == _STR:
+                return text
+            if tag == _NULL:
+                return None
+            if tag == _BOOL:
+                return text.lower() == "true"
+            if tag == _INT:
+                return _to_int(text)
+            if tag == _FLOAT:
+                return _to_float(text)
+        except ValueError:
+            raise SpecError(self._problem(
+                f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}", node, path)) from None
+        raise SpecError(self._problem(
+            f"YAML tag {tag!r} is not allowed: a spec is plain data", node, path))
+
+
+def _to_int(text: str) -> int:
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text)
+
+
+def _to_float(text: str) -> float:
+    lowered = text.lower()
+    if lowered.endswith(".inf"):
+        return float("-inf") if lowered.startswith("-") else float("inf")
+    if lowered == ".nan":
+        return float("nan")
+    return float(text)
