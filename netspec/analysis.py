@@ -1,4 +1,4 @@
-"""Walk a spec without running anything: per layer shapes, parameters, MACs, receptive field.
+"""Analyse a spec without running anything: per layer shapes, parameters, MACs, receptive field.
 
 No torch here: every number comes from the formulas on the layer kinds, so ``netspec check``
 stays fast. Totals are sums over layers; the final receptive field is the last layer's.
@@ -9,51 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import NetspecError, Problem, SpecError, SpecPath, format_path
-from .layers import Layer
-from .shapes import AxisRF, Shape, number
+from .errors import NetspecError
+from .report import RF, LayerReport, rf_to_dicts, walk
+
+__all__ = ["LayerReport", "Report", "analyze", "input_rf"]
+from .shapes import AxisRF, Shape
 from .spec import Spec
-
-RF = tuple[AxisRF, ...]
-
-
-@dataclass(frozen=True)
-class LayerReport:
-    """What one layer does to one input sample."""
-
-    index: int
-    path: str
-    name: str
-    kind: str
-    in_shape: Shape
-    out_shape: Shape
-    trainable_params: int
-    non_trainable_params: int
-    buffers: int
-    macs: int
-    rf: RF
-    depth: int = 0
-
-    @property
-    def params(self) -> int:
-        return self.trainable_params + self.non_trainable_params
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "path": self.path,
-            "name": self.name,
-            "kind": self.kind,
-            "depth": self.depth,
-            "in_shape": list(self.in_shape),
-            "out_shape": list(self.out_shape),
-            "params": self.params,
-            "trainable_params": self.trainable_params,
-            "non_trainable_params": self.non_trainable_params,
-            "buffers": self.buffers,
-            "macs": self.macs,
-            "receptive_field": rf_to_dicts(self.rf),
-        }
 
 
 @dataclass(frozen=True)
@@ -67,7 +28,8 @@ class Report:
 
     @property
     def output_shape(self) -> Shape:
-        return self.layers[-1].out_shape if self.layers else self.input_shape
+        top = self.top_level()
+        return top[-1].out_shape if top else self.input_shape
 
     @property
     def trainable_params(self) -> int:
@@ -110,12 +72,6 @@ class Report:
         }
 
 
-def rf_to_dicts(rf: RF) -> list[dict[str, Any]]:
-    return [
-        {"size": number(a.size), "jump": number(a.jump), "start": number(a.start)} for a in rf
-    ]
-
-
 def input_rf(shape: Shape) -> RF:
     """The receptive field of the input itself: one pixel per spatial axis ([C, *spatial])."""
     return tuple(AxisRF() for _ in shape[1:])
@@ -131,48 +87,3 @@ def analyze(spec: Spec) -> Report:
     except NetspecError as error:
         raise type(error)([spec.source.locate(p) for p in error.problems]) from None
     return Report(spec.name, tuple(spec.input), tuple(rows), rf)
-
-
-def walk(
-    layers: tuple[Layer, ...] | list[Layer],
-    in_shape: Shape,
-    rf: RF,
-    prefix: SpecPath,
-    depth: int = 0,
-) -> tuple[list[LayerReport], Shape, RF]:
-    """Analyse ``layers`` in order from ``in_shape``; errors carry each layer's spec path."""
-    rows: list[LayerReport] = []
-    shape = in_shape
-    names: set[str] = set()
-    for index, layer in enumerate(layers):
-        path = (*prefix, index)
-        name = layer.name or str(index)
-        if name in names:
-            raise SpecError(Problem(
-                f"two layers here are named {name!r}; module names must be unique",
-                (*path, layer.kind, "name"),
-            ))
-        names.add(name)
-        try:
-            out_shape = layer.output_shape(shape)
-            out_rf = layer.receptive_field(rf, shape)
-            params = layer.parameters(shape)
-            row = LayerReport(
-                index=index,
-                path=format_path(path),
-                name=name,
-                kind=layer.kind,
-                in_shape=shape,
-                out_shape=out_shape,
-                trainable_params=params.trainable,
-                non_trainable_params=params.non_trainable,
-                buffers=layer.buffer_count(shape),
-                macs=layer.macs(shape, out_shape),
-                rf=out_rf,
-                depth=depth,
-            )
-        except NetspecError as error:
-            raise error.within((*path, layer.kind)) from None
-        rows.append(row)
-        shape, rf = out_shape, out_rf
-    return rows, shape, rf

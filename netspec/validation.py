@@ -31,7 +31,11 @@ def data_paths(data: Any, path: SpecPath = ()) -> dict[SpecPath, None]:
 def spec_error(error: ValidationError, source: SourceMap, root: type[BaseModel]) -> SpecError:
     """One ``SpecError`` holding a located problem per distinct path, sorted by position."""
     merged: dict[SpecPath, list[str]] = {}
-    for detail in error.errors(include_url=False):
+    details = error.errors(include_url=False)
+    typos = _typo_targets(details, source, root)
+    for detail in details:
+        if detail["type"] == "missing" and tuple(detail["loc"]) in typos:
+            continue  # "kernel_size is required" is the same mistake as "kernal_size?"
         path, message = _describe(detail, source, root)
         messages = merged.setdefault(path, [])
         if message not in messages:
@@ -41,6 +45,19 @@ def spec_error(error: ValidationError, source: SourceMap, root: type[BaseModel])
     ]
     problems.sort(key=lambda p: (p.line or 0, p.column or 0))
     return SpecError(problems)
+
+
+def _typo_targets(details: Any, source: SourceMap, root: type[BaseModel]) -> set[SpecPath]:
+    """Locations of required fields that an unknown, misspelt key was meant to be."""
+    targets: set[SpecPath] = set()
+    for detail in details:
+        if detail["type"] == "extra_forbidden":
+            loc = tuple(detail["loc"])
+            model, _ = _model_at(source.nearest(loc[:-1]), root)
+            guess = did_you_mean(str(loc[-1]), _field_names(model))
+            if guess:
+                targets.add((*loc[:-1], guess))
+    return targets
 
 
 def _join(messages: list[str]) -> str:
@@ -67,7 +84,8 @@ def _describe(detail: Any, source: SourceMap, root: type[BaseModel]) -> tuple[Sp
     if kind_type == "extra_forbidden":
         key = str(loc[-1])
         guess = did_you_mean(key, _field_names(model))
-        hint = f"; did you mean {guess}?" if guess else f"; accepted: {', '.join(_field_names(model))}"
+        accepted = ", ".join(_field_names(model))
+        hint = f"; did you mean {guess}?" if guess else f"; accepted: {accepted}"
         return path, f"unknown argument {key!r}{owner}{hint}"
     message = str(detail["msg"]).removeprefix("Value error, ")
     if kind_type != "value_error":

@@ -40,7 +40,9 @@ class _CoreResolver(BaseResolver):
     """The YAML 1.2 core schema's implicit types, nothing else."""
 
 
-_CoreResolver.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), list("~nN") + [""])
+_CoreResolver.add_implicit_resolver(
+    _NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), [*list("~nN"), ""]
+)
 _CoreResolver.add_implicit_resolver(
     _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )

@@ -14,8 +14,10 @@ from typing import Annotated, Any, ClassVar, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
-from ..errors import did_you_mean, fail
-from ..shapes import AxisRF, Shape
+from ..errors import SpecPath, did_you_mean, fail, format_path
+from ..report import RF as RF
+from ..report import LayerReport
+from ..shapes import Shape
 
 PositiveInt = Annotated[int, Strict(), Field(gt=0)]
 NonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
@@ -29,10 +31,6 @@ ModuleName = Annotated[
 # Fields given as an int or a per-axis list, as torch's kernel_size=(4, 5).
 PerAxisPositive = PositiveInt | tuple[PositiveInt, ...]
 PerAxisNonNegative = NonNegativeInt | tuple[NonNegativeInt, ...]
-
-RF = tuple[AxisRF, ...]
-"""The receptive field, one entry per spatial axis of the network input."""
-
 
 class ParamCount(NamedTuple):
     trainable: int
@@ -121,6 +119,29 @@ class Layer(BaseModel):
         kwargs.update(self.infer(in_shape))
         return kwargs
 
+    def report(
+        self, in_shape: Shape, rf: RF, *, index: int, name: str, path: SpecPath, depth: int
+    ) -> list[LayerReport]:
+        """This layer's row (first) and, for composite kinds, the rows of its children."""
+        out_shape = self.output_shape(in_shape)
+        params = self.parameters(in_shape)
+        return [
+            LayerReport(
+                index=index,
+                path=format_path(path),
+                name=name,
+                kind=self.kind,
+                in_shape=in_shape,
+                out_shape=out_shape,
+                trainable_params=params.trainable,
+                non_trainable_params=params.non_trainable,
+                buffers=self.buffer_count(in_shape),
+                macs=self.macs(in_shape, out_shape),
+                rf=self.receptive_field(rf, in_shape),
+                depth=depth,
+            )
+        ]
+
     def to_torch(self, in_shape: Shape, *, device: Any = None, dtype: Any = None) -> Any:
         """The ``torch.nn`` module for this layer on ``in_shape`` (imports torch when called).
 
@@ -158,7 +179,7 @@ class Layer(BaseModel):
 
     @classmethod
     def describe_fields(cls) -> Iterator[tuple[str, str, str, str, bool]]:
-        """(name, type, default, description, inferred) for each argument, for ``netspec layers``."""
+        """(name, type, default, description, inferred) per argument, for ``netspec layers``."""
         for key, info in cls.model_fields.items():
             annotation = getattr(info.annotation, "__name__", None) or str(info.annotation)
             default = "required" if info.is_required() else repr(info.default)
