@@ -85,5 +85,6 @@ def analyze(spec: Spec) -> Report:
     try:
         rows, _, rf = walk(spec.layers, tuple(spec.input), input_rf(tuple(spec.input)), ("layers",))
     except NetspecError as error:
-        raise type(error)([spec.source.locate(p) for p in error.problems]) from None
+        located = [spec.source.locate(p) for p in error.within(("layers",)).problems]
+        raise type(error)(located) from None
     return Report(spec.name, tuple(spec.input), tuple(rows), rf)

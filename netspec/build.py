@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from .layers import Layer
 from .loader import SpecSource, load
+from .report import expanded
 from .shapes import Shape
 
 
@@ -28,7 +30,7 @@ def build(
 
 
 def build_layers(
-    layers: tuple[Layer, ...] | list[Layer],
+    layers: Sequence[Layer],
     in_shape: Shape,
     *,
     device: torch.device | str | None = None,
@@ -37,7 +39,7 @@ def build_layers(
     """Named torch modules for ``layers`` applied in order to ``in_shape`` (a validated list)."""
     modules: OrderedDict[str, nn.Module] = OrderedDict()
     shape = in_shape
-    for index, layer in enumerate(layers):
-        modules[layer.name or str(index)] = layer.to_torch(shape, device=device, dtype=dtype)
+    for position, (_, layer) in enumerate(expanded(layers)):
+        modules[layer.name or str(position)] = layer.to_torch(shape, device=device, dtype=dtype)
         shape = layer.output_shape(shape)
     return modules

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,23 +11,32 @@ from pydantic import ValidationError
 
 from .errors import LimitError, Problem, SpecError
 from .spec import SourceMap, Spec
+from .templates import expand_templates
 from .validation import data_paths, spec_error
 from .yaml_source import MAX_BYTES, parse_yaml
 
 SpecSource = str | os.PathLike[str] | dict[str, Any] | Spec
 
 
-def load(source: SpecSource) -> Spec:
+def load(source: SpecSource, *, params: Mapping[str, Any] | None = None) -> Spec:
     """A validated spec from a path, YAML text, a dict, or a ``Spec``.
 
     A ``str`` is read as a path when it names a file or ends in ``.yaml``/``.yml``, else as YAML
-    text. Schema mistakes are all reported together; then the shapes are checked layer by layer
-    (without torch), so a spec that loads is one that builds. Raises ``SpecError``.
+    text. ``params`` overrides the spec's top-level ``params:`` (as ``--set`` does). Blocks and
+    parameter references are expanded first; schema mistakes are then reported together, and
+    the shapes are checked layer by layer (without torch), so a spec that loads is one that
+    builds. Raises ``SpecError``.
     """
     if isinstance(source, Spec):
+        if params:
+            raise SpecError("params= applies to a spec file, text or dict, not to a loaded Spec")
         spec = source
     else:
         data, source_map = read(source)
+        if isinstance(data, dict):
+            data, positions = expand_templates(data, source_map.positions, source_map.file,
+                                               params or {})
+            source_map = SourceMap(source_map.file, positions)
         spec = validate(data, source_map)
     from .analysis import analyze
 

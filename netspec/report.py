@@ -6,6 +6,7 @@ Composite kinds (groups, residual blocks, branches) walk their own children with
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,28 +64,45 @@ def rf_to_dicts(rf: RF) -> list[dict[str, Any]]:
     ]
 
 
+def expanded(layers: Sequence[Layer]) -> Iterator[tuple[SpecPath, Layer]]:
+    """Each layer with its spec path within ``layers``; ``Repeat`` entries are spliced in.
+
+    A repeated layer's path is its place in the ``Repeat`` (``3.Repeat.layers.0``), so errors in
+    any copy point at the line that wrote it.
+    """
+    for index, layer in enumerate(layers):
+        for suffix, leaf in layer.expand():
+            yield (index, *suffix), leaf
+
+
 def walk(
-    layers: tuple[Layer, ...] | list[Layer],
+    layers: Sequence[Layer],
     in_shape: Shape,
     rf: RF,
     prefix: SpecPath,
     depth: int = 0,
 ) -> tuple[list[LayerReport], Shape, RF]:
-    """Analyse ``layers`` in order from ``in_shape``; errors carry each layer's spec path."""
+    """Analyse ``layers`` in order from ``in_shape``.
+
+    Rows are named by ``name:`` or by their position in the (expanded) list, as ``nn.Sequential``
+    names them. Errors carry spec paths relative to ``layers``; ``prefix`` is only for display.
+    """
     rows: list[LayerReport] = []
     shape = in_shape
     names: set[str] = set()
-    for index, layer in enumerate(layers):
-        path = (*prefix, index)
-        name = layer.name or str(index)
+    for position, (path, layer) in enumerate(expanded(layers)):
+        name = layer.name or str(position)
         if name in names:
             raise SpecError(Problem(
-                f"two layers here are named {name!r}; module names must be unique",
+                f"two layers in this list are named {name!r} (a named layer inside Repeat is "
+                "named once per copy); module names must be unique",
                 (*path, layer.kind, "name"),
             ))
         names.add(name)
         try:
-            layer_rows = layer.report(shape, rf, index=index, name=name, path=path, depth=depth)
+            layer_rows = layer.report(
+                shape, rf, index=position, name=name, path=(*prefix, *path), depth=depth
+            )
         except NetspecError as error:
             raise error.within((*path, layer.kind)) from None
         rows.extend(layer_rows)

@@ -10,9 +10,10 @@ from typing import Annotated, Any, Union
 
 from pydantic import BeforeValidator, Discriminator, Tag
 
-from . import activation, conv, dropout, linear, norm, pool, reshape, upsample
+from . import activation, composite, conv, dropout, linear, norm, pool, reshape, upsample
 from .activation import *  # noqa: F403
 from .base import Layer, ParamCount, kind_of, registered_kinds
+from .composite import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .linear import *  # noqa: F403
@@ -21,7 +22,7 @@ from .pool import *  # noqa: F403
 from .reshape import *  # noqa: F403
 from .upsample import *  # noqa: F403
 
-_KIND_MODULES = (activation, conv, dropout, linear, norm, pool, reshape, upsample)
+_KIND_MODULES = (activation, composite, conv, dropout, linear, norm, pool, reshape, upsample)
 
 
 def _entry_kind(value: Any) -> str | None:
@@ -76,6 +77,10 @@ def _layer_union() -> Any:
 
 AnyLayer = _layer_union()
 """A spec entry: any registered kind, written bare, as ``Kind: {args}``, or as an instance."""
+
+for _cls in registered_kinds().values():
+    if not _cls.__pydantic_complete__:  # composite kinds refer to AnyLayer
+        _cls.model_rebuild(_types_namespace={"AnyLayer": AnyLayer})
 
 __all__ = [
     "AnyLayer",

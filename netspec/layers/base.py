@@ -19,6 +19,7 @@ from ..report import RF as RF
 from ..report import LayerReport
 from ..shapes import Shape
 
+StrictInt = Annotated[int, Strict()]
 PositiveInt = Annotated[int, Strict(), Field(gt=0)]
 NonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
 Float = Annotated[float, Strict()]
@@ -118,6 +119,10 @@ class Layer(BaseModel):
         }
         kwargs.update(self.infer(in_shape))
         return kwargs
+
+    def expand(self) -> list[tuple[SpecPath, Layer]]:
+        """The layers this entry stands for in its list, with their paths. ``Repeat`` splices."""
+        return [((), self)]
 
     def report(
         self, in_shape: Shape, rf: RF, *, index: int, name: str, path: SpecPath, depth: int
