@@ -223,6 +223,15 @@ def kind_of(name: str) -> type[Layer]:
     raise fail(f"unknown layer kind {name!r}{hint}")
 
 
+LAYOUTS = {1: "[C]", 2: "[C, L]", 3: "[C, H, W]", 4: "[C, D, H, W]"}
+"""How one sample is laid out, by number of dims (for error messages)."""
+
+
+def spatial_layout(rank: int) -> str:
+    """The sample layout of a layer with ``rank`` spatial axes: ``[C, H, W]`` for rank 2."""
+    return LAYOUTS[rank + 1]
+
+
 def expect_rank(layer: Layer, in_shape: Shape, dims: int, layout: str) -> None:
     """Reject an input sample whose number of dimensions is not ``dims``."""
     if len(in_shape) != dims:

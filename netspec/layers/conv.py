@@ -20,6 +20,7 @@ from .base import (
     expect_rank,
     per_axis,
     register,
+    spatial_layout,
 )
 
 __all__ = [
@@ -30,9 +31,6 @@ __all__ = [
     "ConvTranspose2d",
     "ConvTranspose3d",
 ]
-
-_LAYOUTS = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
-
 
 class _ConvBase(Layer):
     """What convolutions and transposed convolutions share: channels, kernel, groups, bias."""
@@ -71,7 +69,7 @@ class _ConvBase(Layer):
         return self
 
     def infer(self, in_shape: Shape) -> dict[str, Any]:
-        expect_rank(self, in_shape, self.rank + 1, _LAYOUTS[self.rank])
+        expect_rank(self, in_shape, self.rank + 1, spatial_layout(self.rank))
         channels = in_shape[0]
         if channels % self.groups:
             raise fail(

@@ -1,0 +1,389 @@
+"""Pooling: ``MaxPool``, ``AvgPool``, ``AdaptiveAvgPool`` and ``AdaptiveMaxPool`` in 1, 2 and 3-d.
+
+Each family is one rank-generic class; the leaves only name the kind and the rank. The rules are
+torch's own, found in ATen's pooling shape checks: padding at most half the kernel (the kernel,
+not the dilated span), an output of at least one per axis, and for ``AvgPool3d`` alone an input
+at least as large as the kernel on every axis.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, Strict, field_validator, model_validator
+
+from ..errors import fail
+from ..shapes import AxisRF, Shape, adaptive_windows, pool_output_size
+from .base import (
+    RF,
+    Bool,
+    Layer,
+    PerAxisNonNegative,
+    PerAxisPositive,
+    PositiveInt,
+    check_axis_count,
+    expect_rank,
+    per_axis,
+    register,
+    spatial_layout,
+)
+
+__all__ = [
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+]
+
+"""How one input sample is laid out for each number of spatial axes."""
+
+StrictInt = Annotated[int, Strict()]
+
+
+class _WindowPoolNd(Layer):
+    """What max and average pooling share: a window sliding with a stride over padded input."""
+
+    rank: ClassVar[int] = 2
+    window_fields: ClassVar[tuple[str, ...]] = ("kernel_size", "stride", "padding", "ceil_mode")
+
+    kernel_size: PerAxisPositive = Field(description="Size of the window: an int or one per axis.")
+    stride: PerAxisPositive | None = Field(
+        default=None, description="Step of the window: an int or one per axis. Default: kernel_size"
+    )
+    padding: PerAxisNonNegative = Field(
+        default=0,
+        description="Implicit padding on both sides, at most half the kernel size. Default: 0",
+    )
+    ceil_mode: Bool = Field(
+        default=False,
+        description="Round the output size up instead of down; a last window that would start "
+        "in the right padding is still dropped. Default: False",
+    )
+
+    @field_validator("kernel_size", "stride", "padding", "dilation", check_fields=False)
+    @classmethod
+    def _one_value_per_axis(cls, value: Any) -> Any:
+        return check_axis_count(value, cls.rank)
+
+    @model_validator(mode="after")
+    def _padding_at_most_half_kernel(self) -> _WindowPoolNd:
+        for pad, kernel in zip(self.paddings(), self.kernels(), strict=True):
+            if pad > kernel // 2:
+                raise ValueError(
+                    f"padding must be at most half the kernel size on every axis (dilation does "
+                    f"not count); received padding={self.padding}, kernel_size={self.kernel_size}"
+                )
+        return self
+
+    def kernels(self) -> tuple[int, ...]:
+        return per_axis(self.kernel_size, self.rank)
+
+    def strides(self) -> tuple[int, ...]:
+        """torch's default stride is the kernel size."""
+        return per_axis(self.kernel_size if self.stride is None else self.stride, self.rank)
+
+    def paddings(self) -> tuple[int, ...]:
+        return per_axis(self.padding, self.rank)
+
+    def dilations(self) -> tuple[int, ...]:
+        """Spacing of window elements; only max pooling can dilate."""
+        return (1,) * self.rank
+
+    def infer(self, in_shape: Shape) -> dict[str, Any]:
+        expect_rank(self, in_shape, self.rank + 1, spatial_layout(self.rank))
+        return {}
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        self.infer(in_shape)
+        self._check_input(in_shape)
+        sizes = [
+            pool_output_size(n, k, s, p, d, self.ceil_mode)
+            for n, k, s, p, d in zip(
+                in_shape[1:],
+                self.kernels(),
+                self.strides(),
+                self.paddings(),
+                self.dilations(),
+                strict=True,
+            )
+        ]
+        if any(size < 1 for size in sizes):
+            window = ", ".join(f"{key}={getattr(self, key)}" for key in self.window_fields)
+            raise fail(
+                f"{self.kind} output would be {[in_shape[0], *sizes]}: the input "
+                f"{list(in_shape)} is too small for {window}",
+                field="kernel_size",
+            )
+        return (in_shape[0], *sizes)
+
+    def _check_input(self, in_shape: Shape) -> None:
+        """A further check of the input sizes that some kinds make. Default: none."""
+
+    def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
+        if len(rf) != self.rank:
+            return rf
+        return tuple(
+            axis.through_window(k, s, p, d)
+            for axis, k, s, p, d in zip(
+                rf, self.kernels(), self.strides(), self.paddings(), self.dilations(), strict=True
+            )
+        )
+
+
+class MaxPoolNd(_WindowPoolNd):
+    """N-d max pooling, exactly ``torch.nn.MaxPoolNd`` (without ``return_indices``, which an
+    ``nn.Sequential`` cannot pass on).
+
+    Shape:
+        ``out = floor((n + 2p - d(k-1) - 1) / s) + 1`` per spatial axis (``ceil`` with
+        ``ceil_mode``, dropping a last window that starts at or past ``n + p``); ``p <= k // 2``.
+    Receptive field:
+        ``r_out = r_in + d(k-1) j_in``, ``j_out = j_in s``,
+        ``start_out = start_in + (d(k-1)/2 - p) j_in``.
+    Example::
+
+        - MaxPool2d: {kernel_size: 3, stride: 2, ceil_mode: true}
+    """
+
+    window_fields: ClassVar[tuple[str, ...]] = (
+        "kernel_size",
+        "stride",
+        "padding",
+        "dilation",
+        "ceil_mode",
+    )
+
+    dilation: PerAxisPositive = Field(
+        default=1, description="Spacing between window elements. Default: 1"
+    )
+
+    def dilations(self) -> tuple[int, ...]:
+        return per_axis(self.dilation, self.rank)
+
+
+class AvgPoolNd(_WindowPoolNd):
+    """N-d average pooling, exactly ``torch.nn.AvgPoolNd``.
+
+    Shape:
+        ``out = floor((n + 2p - k) / s) + 1`` per spatial axis (``ceil`` with ``ceil_mode``,
+        dropping a last window that starts at or past ``n + p``); ``p <= k // 2``.
+    Receptive field:
+        ``r_out = r_in + (k-1) j_in``, ``j_out = j_in s``,
+        ``start_out = start_in + ((k-1)/2 - p) j_in``.
+    Example::
+
+        - AvgPool2d: {kernel_size: 2, stride: 2}
+    """
+
+    count_include_pad: Bool = Field(
+        default=True, description="Count the zero padding in the averaging divisor. Default: True"
+    )
+
+
+class _AvgPoolWithDivisorNd(AvgPoolNd):
+    """``AvgPool2d`` and ``AvgPool3d`` can divide by a fixed number (``AvgPool1d`` cannot)."""
+
+    divisor_override: StrictInt | None = Field(
+        default=None,
+        description="Divide every window sum by this nonzero number instead of the window "
+        "size. Default: None",
+    )
+
+    @field_validator("divisor_override")
+    @classmethod
+    def _divisor_nonzero(cls, value: int | None) -> int | None:
+        if value == 0:
+            raise ValueError("divisor must be not zero; received divisor_override=0")
+        return value
+
+
+class _AdaptivePoolNd(Layer):
+    """What adaptive average and max pooling share: the output size, its shape and RF rules."""
+
+    rank: ClassVar[int] = 2
+
+    output_size: PositiveInt | tuple[PositiveInt | None, ...] = Field(
+        description="Target output size: an int or one per axis, where null keeps that axis's "
+        "input size."
+    )
+
+    @field_validator("output_size")
+    @classmethod
+    def _one_value_per_axis(cls, value: Any) -> Any:
+        return check_axis_count(value, cls.rank)
+
+    def infer(self, in_shape: Shape) -> dict[str, Any]:
+        expect_rank(self, in_shape, self.rank + 1, spatial_layout(self.rank))
+        return {}
+
+    def output_sizes(self, in_shape: Shape) -> tuple[int, ...]:
+        """The output size per spatial axis, nulls replaced by the input's size."""
+        sizes: tuple[int | None, ...] = (
+            (self.output_size,) * self.rank
+            if isinstance(self.output_size, int)
+            else self.output_size
+        )
+        return tuple(n if m is None else m for n, m in zip(in_shape[1:], sizes, strict=True))
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        self.infer(in_shape)
+        return (in_shape[0], *self.output_sizes(in_shape))
+
+    def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
+        if len(rf) != self.rank:
+            return rf
+        return tuple(
+            _adaptive_axis(axis, n, m)
+            for axis, n, m in zip(rf, in_shape[1:], self.output_sizes(in_shape), strict=True)
+        )
+
+
+def _adaptive_axis(axis: AxisRF, size: int, out: int) -> AxisRF:
+    """One axis through adaptive pooling of ``size`` inputs to ``out`` outputs."""
+    if out == 1:
+        return axis.whole(size)
+    if not axis.positional:
+        return axis
+    widths = [end - start for start, end in adaptive_windows(size, out)]
+    return AxisRF(
+        size=axis.size + (max(widths) - 1) * axis.jump,
+        jump=axis.jump * Fraction(size, out),
+        start=axis.start + Fraction(widths[0] - 1, 2) * axis.jump,
+    )
+
+
+class AdaptiveAvgPoolNd(_AdaptivePoolNd):
+    """N-d adaptive average pooling, exactly ``torch.nn.AdaptiveAvgPoolNd``.
+
+    Output unit ``i`` of ``m`` averages the inputs ``[floor(i n / m), ceil((i + 1) n / m))``.
+
+    Shape:
+        ``[C, *output_size]``; a null entry keeps that axis's input size ``n``.
+    Receptive field:
+        ``r_out = r_in + (w_max - 1) j_in`` with ``w_max`` the widest window: an upper bound,
+        exact when ``m`` divides ``n`` (every window is then ``n / m`` wide);
+        ``j_out = j_in n / m``, the mean spacing of the windows;
+        ``start_out = start_in + (w_0 - 1)/2 j_in`` with ``w_0`` the first window's width.
+        ``m = 1`` sees the whole axis.
+    Example::
+
+        - AdaptiveAvgPool2d: {output_size: 1}
+    """
+
+
+class AdaptiveMaxPoolNd(_AdaptivePoolNd):
+    """N-d adaptive max pooling, exactly ``torch.nn.AdaptiveMaxPoolNd`` (no ``return_indices``).
+
+    Output unit ``i`` of ``m`` takes the maximum of the inputs ``[floor(i n / m),
+    ceil((i + 1) n / m))``.
+
+    Shape:
+        ``[C, *output_size]``; a null entry keeps that axis's input size ``n``.
+    Receptive field:
+        ``r_out = r_in + (w_max - 1) j_in`` with ``w_max`` the widest window: an upper bound,
+        exact when ``m`` divides ``n`` (every window is then ``n / m`` wide);
+        ``j_out = j_in n / m``, the mean spacing of the windows;
+        ``start_out = start_in + (w_0 - 1)/2 j_in`` with ``w_0`` the first window's width.
+        ``m = 1`` sees the whole axis.
+    Example::
+
+        - AdaptiveMaxPool2d: {output_size: [7, null]}
+    """
+
+
+_OUTPUT_SIZE_1D = "Target output length: an int (torch's 1-d adaptive pools take no null)."
+
+
+@register
+class MaxPool1d(MaxPoolNd):
+    kind = "MaxPool1d"
+    rank = 1
+
+
+@register
+class MaxPool2d(MaxPoolNd):
+    kind = "MaxPool2d"
+    rank = 2
+
+
+@register
+class MaxPool3d(MaxPoolNd):
+    kind = "MaxPool3d"
+    rank = 3
+
+
+@register
+class AvgPool1d(AvgPoolNd):
+    kind = "AvgPool1d"
+    rank = 1
+
+
+@register
+class AvgPool2d(_AvgPoolWithDivisorNd):
+    kind = "AvgPool2d"
+    rank = 2
+
+
+@register
+class AvgPool3d(_AvgPoolWithDivisorNd):
+    kind = "AvgPool3d"
+    rank = 3
+
+    def _check_input(self, in_shape: Shape) -> None:
+        """torch's ``avg_pool3d`` (only the 3-d one) needs ``n >= k`` per axis, padding aside."""
+        if any(n < k for n, k in zip(in_shape[1:], self.kernels(), strict=True)):
+            raise fail(
+                f"AvgPool3d needs an input at least as large as the kernel on every axis, "
+                f"padding aside; received input {list(in_shape)}, "
+                f"kernel_size={self.kernel_size}",
+                field="kernel_size",
+            )
+
+
+@register
+class AdaptiveAvgPool1d(AdaptiveAvgPoolNd):
+    kind = "AdaptiveAvgPool1d"
+    rank = 1
+
+    output_size: PositiveInt | tuple[PositiveInt, ...] = Field(description=_OUTPUT_SIZE_1D)
+
+
+@register
+class AdaptiveAvgPool2d(AdaptiveAvgPoolNd):
+    kind = "AdaptiveAvgPool2d"
+    rank = 2
+
+
+@register
+class AdaptiveAvgPool3d(AdaptiveAvgPoolNd):
+    kind = "AdaptiveAvgPool3d"
+    rank = 3
+
+
+@register
+class AdaptiveMaxPool1d(AdaptiveMaxPoolNd):
+    kind = "AdaptiveMaxPool1d"
+    rank = 1
+
+    output_size: PositiveInt | tuple[PositiveInt, ...] = Field(description=_OUTPUT_SIZE_1D)
+
+
+@register
+class AdaptiveMaxPool2d(AdaptiveMaxPoolNd):
+    kind = "AdaptiveMaxPool2d"
+    rank = 2
+
+
+@register
+class AdaptiveMaxPool3d(AdaptiveMaxPoolNd):
+    kind = "AdaptiveMaxPool3d"
+    rank = 3

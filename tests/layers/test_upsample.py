@@ -1,0 +1,191 @@
+"""Upsample against torch: sizes, modes, the same accept/reject verdict, receptive fields."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netspec.errors import NetspecError
+from netspec.layers import kind_of
+from netspec.shapes import AxisRF
+from tests.torch_check import assert_matches_torch, assert_same_verdict
+
+# The spatial axes each mode accepts, as torch's F.interpolate does.
+MODES = {
+    "nearest": (1, 2, 3),
+    "nearest-exact": (1, 2, 3),
+    "linear": (1,),
+    "bilinear": (2,),
+    "bicubic": (2,),
+    "trilinear": (3,),
+}
+INTERPOLATING = ("linear", "bilinear", "bicubic", "trilinear")
+MAX_SIDE = {1: 12, 2: 7, 3: 4}
+SCALES = st.one_of(
+    st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0, 1 / 3, 0.57, 2.25]),
+    st.floats(0.25, 3.0, allow_nan=False),
+)
+
+
+def upsample(**args: Any) -> Any:
+    return kind_of("Upsample").model_validate(args)
+
+
+def per_axis(draw: st.DrawFn, rank: int, values: st.SearchStrategy[Any]) -> Any:
+    """A single value or a tuple of one per axis (tuples, as netspec hands them to torch)."""
+    if draw(st.booleans()):
+        return draw(values)
+    return tuple(draw(st.lists(values, min_size=rank, max_size=rank)))
+
+
+@st.composite
+def valid_case(draw: st.DrawFn) -> tuple[dict[str, Any], tuple[int, ...]]:
+    mode = draw(st.sampled_from(sorted(MODES)))
+    rank = draw(st.sampled_from(MODES[mode]))
+    spatial = draw(st.lists(st.integers(2, MAX_SIDE[rank]), min_size=rank, max_size=rank))
+    args: dict[str, Any] = {"mode": mode}
+    if draw(st.booleans()):
+        args["size"] = per_axis(draw, rank, st.integers(1, 2 * MAX_SIDE[rank]))
+    else:
+        args["scale_factor"] = per_axis(draw, rank, SCALES)
+        args["recompute_scale_factor"] = draw(st.sampled_from([None, False, True]))
+    if mode in INTERPOLATING:
+        args["align_corners"] = draw(st.sampled_from([None, False, True]))
+    return args, (draw(st.integers(1, 3)), *spatial)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=valid_case())
+def test_valid_upsampling_matches_torch(case: tuple[dict[str, Any], tuple[int, ...]]) -> None:
+    args, shape = case
+    layer = upsample(**args)
+    try:
+        layer.output_shape(shape)
+    except NetspecError:
+        # only a scale that rounds an axis down to nothing; torch must refuse it too
+        assert_same_verdict("Upsample", args, shape)
+        return
+    assert_matches_torch(layer, shape)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_edge_arguments_get_torchs_verdict(data: st.DataObject) -> None:
+    rank = data.draw(st.integers(0, 3))
+    shape = (2, *data.draw(st.lists(st.integers(1, 4), min_size=rank, max_size=rank)))
+    length = data.draw(st.sampled_from([rank, rank, 1, 2, 3]))
+    args: dict[str, Any] = {}
+    if data.draw(st.booleans()):
+        sizes = st.integers(0, 6)
+        args["size"] = data.draw(
+            st.one_of(sizes, st.lists(sizes, min_size=length, max_size=length).map(tuple))
+        )
+    if data.draw(st.booleans()):
+        scales = st.sampled_from([-1.0, 0.0, 0.1, 0.3, 0.5, 1.0, 1.5, 2.0, 2.5])
+        args["scale_factor"] = data.draw(
+            st.one_of(scales, st.lists(scales, min_size=length, max_size=length).map(tuple))
+        )
+    args["mode"] = data.draw(st.sampled_from(sorted(MODES)))
+    for key in ("align_corners", "recompute_scale_factor"):
+        value = data.draw(st.sampled_from([None, False, True]))
+        if value is not None:
+            args[key] = value
+    assert_same_verdict("Upsample", args, shape)
+
+
+# --- hand-worked examples ---
+
+
+def test_doubling() -> None:
+    layer = upsample(scale_factor=2)
+    assert layer.output_shape((3, 4, 5)) == (3, 8, 10)
+    assert layer.output_shape((3, 4)) == (3, 8)
+    assert layer.output_shape((3, 2, 3, 4)) == (3, 4, 6, 8)
+    assert layer.parameter_count((3, 4, 5)) == 0
+    assert layer.macs((3, 4, 5), (3, 8, 10)) == 0
+
+
+def test_explicit_size_and_per_axis_scales() -> None:
+    assert upsample(size=[7, 9], mode="bilinear").output_shape((3, 4, 5)) == (3, 7, 9)
+    assert upsample(size=6).output_shape((3, 4, 5)) == (3, 6, 6)
+    # floor(4 * 1.5) = 6, floor(5 * 2.5) = 12
+    assert upsample(scale_factor=[1.5, 2.5]).output_shape((3, 4, 5)) == (3, 6, 12)
+
+
+def test_output_size_is_the_floor_of_a_double_product() -> None:
+    # 100 * 0.57 is 56.99999999999999 in doubles, so torch gives 56, not 57.
+    assert 100 * 0.57 < 57
+    assert upsample(scale_factor=0.57).output_shape((1, 100)) == (1, 56)
+    assert torch.nn.Upsample(scale_factor=0.57)(torch.zeros(1, 1, 100)).shape[-1] == 56
+    # 3 * (1/3) is exactly 1.0, so one output pixel.
+    assert upsample(scale_factor=1 / 3).output_shape((1, 3)) == (1, math.floor(3 * (1 / 3)))
+
+
+def test_scale_that_leaves_nothing_is_rejected() -> None:
+    with pytest.raises(NetspecError, match=r"scale_factor=0.1"):
+        upsample(scale_factor=0.1).output_shape((3, 4, 5))  # floor(0.4) = 0
+
+
+def test_exactly_one_of_size_and_scale_factor() -> None:
+    with pytest.raises(ValueError, match="exactly one of size and scale_factor"):
+        upsample(size=4, scale_factor=2)
+    with pytest.raises(ValueError, match="exactly one of size and scale_factor"):
+        upsample()
+
+
+def test_align_corners_only_with_interpolating_modes() -> None:
+    with pytest.raises(ValueError, match="mode='nearest', align_corners=False"):
+        upsample(scale_factor=2, align_corners=False)
+    with pytest.raises(ValueError, match="mode='nearest-exact'"):
+        upsample(scale_factor=2, mode="nearest-exact", align_corners=True)
+    assert upsample(scale_factor=2, mode="bicubic", align_corners=True).align_corners
+
+
+def test_recompute_scale_factor_not_with_size() -> None:
+    with pytest.raises(ValueError, match="recompute_scale_factor"):
+        upsample(size=4, recompute_scale_factor=True)
+    assert upsample(size=4, recompute_scale_factor=False).output_shape((1, 3)) == (1, 4)
+
+
+def test_mode_must_fit_the_input() -> None:
+    with pytest.raises(NetspecError, match=r"mode='linear' expects one sample shaped \[C, L\]"):
+        upsample(scale_factor=2, mode="linear").output_shape((3, 4, 5))
+    with pytest.raises(NetspecError, match=r"mode='trilinear'"):
+        upsample(scale_factor=2, mode="trilinear").output_shape((3, 4, 5))
+    with pytest.raises(NetspecError, match=r"mode='nearest'"):
+        upsample(scale_factor=2).output_shape((3,))
+    with pytest.raises(NetspecError, match=r"one per spatial axis"):
+        upsample(size=[4, 4]).output_shape((3, 4, 5, 6))
+
+
+def test_nearest_receptive_field() -> None:
+    # Each output pixel copies one input pixel; neighbours are half an input pixel apart.
+    rf = upsample(scale_factor=2).receptive_field((AxisRF(), AxisRF()), (3, 4, 5))
+    assert [(a.size, a.jump, a.start) for a in rf] == [(1, Fraction(1, 2), 0)] * 2
+
+
+def test_bilinear_receptive_field_half_pixel_centres() -> None:
+    # Two taps: r = 1 + 1; j = 1/2; output 0 sits at (0 + 0.5) / 2 - 0.5 = -1/4.
+    rf = upsample(scale_factor=2, mode="bilinear").receptive_field((AxisRF(), AxisRF()), (3, 4, 5))
+    assert [(a.size, a.jump, a.start) for a in rf] == [(2, Fraction(1, 2), Fraction(-1, 4))] * 2
+
+
+def test_bicubic_align_corners_receptive_field() -> None:
+    # Four taps: r = 1 + 3; with align_corners the scale is (7 - 1) / (4 - 1) = 2, output 0
+    # sits on input 0.
+    layer = upsample(size=7, mode="bicubic", align_corners=True)
+    rf = layer.receptive_field((AxisRF(), AxisRF()), (3, 4, 4))
+    assert [(a.size, a.jump, a.start) for a in rf] == [(4, Fraction(1, 2), 0)] * 2
+
+
+def test_linear_receptive_field_from_a_size() -> None:
+    # size 15 from 5: scale 3, j = 1/3, start = 0 + (1/6 - 1/2) * 1 = -1/3
+    layer = upsample(size=15, mode="linear")
+    (axis,) = layer.receptive_field((AxisRF(),), (2, 5))
+    assert (axis.size, axis.jump, axis.start) == (2, Fraction(1, 3), Fraction(-1, 3))
