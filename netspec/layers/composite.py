@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from ..errors import NetspecError, SpecPath, fail, format_path
 from ..report import LayerReport, walk
 from ..shapes import AxisRF, Shape
-from .base import RF, Layer, ParamCount, PositiveInt, kind_of, register
+from .base import RF, Layer, NonNegativeInt, ParamCount, kind_of, register
 
 if TYPE_CHECKING:
     AnyLayer = Layer
@@ -188,7 +188,9 @@ class Repeat(Composite):
 
     kind = "Repeat"
     required_lists = ("layers",)
-    times: PositiveInt = Field(le=MAX_REPEAT, description="How many copies.")
+    times: NonNegativeInt = Field(
+        le=MAX_REPEAT, description="How many copies (0 leaves the list without them)."
+    )
     layers: tuple[AnyLayer, ...] = Field(description="The layers to repeat.")
 
     def expand(self) -> list[tuple[SpecPath, Layer]]:
