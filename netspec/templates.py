@@ -224,7 +224,11 @@ class _Expander:
         try:
             return evaluate(value, scope)
         except ValueError as error:
-            raise self.error(f"cannot evaluate {value!r}: {error}", at) from None
+            hint = ""
+            if value.count("(") > value.count(")"):
+                hint = ("; inside a {...} flow mapping a comma ends the value: quote expressions "
+                        "that contain commas, such as \"max(1, width)\"")
+            raise self.error(f"cannot evaluate {value!r}: {error}{hint}", at) from None
 
 
 def _named(entry: Any, name: Any) -> Any:
