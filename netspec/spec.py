@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, field_validator
 
 from .errors import Problem, SpecPath
-from .layers import AnyLayer, Layer
+from .layers import Layer
+
+if TYPE_CHECKING:
+    from .layers import Layer as AnyLayer
+else:
+    from .layers import AnyLayer
 
 MAX_INPUT_DIMS = 5
 

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netspec.layers import kind_of
+from netspec.shapes import AxisRF
 from tests.torch_check import assert_matches_torch, assert_same_verdict
 
 RANKS = {"Conv1d": 1, "Conv2d": 2, "Conv3d": 3}
@@ -21,7 +22,9 @@ def per_axis(rank: int, values: st.SearchStrategy[int]) -> st.SearchStrategy[Any
 
 
 @st.composite
-def conv_case(draw: st.DrawFn, rank: int, transposed: bool) -> tuple[dict[str, Any], tuple[int, ...]]:
+def conv_case(
+    draw: st.DrawFn, rank: int, transposed: bool
+) -> tuple[dict[str, Any], tuple[int, ...]]:
     groups = draw(st.sampled_from([1, 1, 2, 3]))
     args: dict[str, Any] = {
         "out_channels": groups * draw(st.integers(1, 3)),
@@ -92,9 +95,11 @@ def test_lecture_filter_shape_and_parameters() -> None:
 
 def test_same_padding_with_even_kernel_pads_right() -> None:
     # k=4: total padding 3, one left... torch puts 1 left and 2 right; size is kept.
-    layer = kind_of("Conv1d").model_validate({"out_channels": 1, "kernel_size": 4, "padding": "same"})
+    layer = kind_of("Conv1d").model_validate(
+        {"out_channels": 1, "kernel_size": 4, "padding": "same"}
+    )
     assert layer.output_shape((1, 10)) == (1, 10)
-    rf = layer.receptive_field((__import__("netspec").shapes.AxisRF(),), (1, 10))
+    rf = layer.receptive_field((AxisRF(),), (1, 10))
     # window of 4 centred at 1.5 - 1 (left pad) = 0.5
     assert (rf[0].size, rf[0].jump, float(rf[0].start)) == (4, 1, 0.5)
 

@@ -1,0 +1,409 @@
+"""Normalisation: ``BatchNorm``, ``InstanceNorm`` (1, 2 and 3-d), ``GroupNorm``, ``LayerNorm`` and
+``LocalResponseNorm``.
+
+The channel count is inferred from the incoming shape (``num_features``, ``num_channels``).
+Parameters and buffers are torch's: ``weight`` and ``bias`` of C elements when affine (no
+``bias`` with ``bias: false``); ``running_mean``, ``running_var`` (C each) and the scalar
+``num_batches_tracked`` when running statistics are tracked.
+
+Receptive field: every kind here leaves it unchanged. Statistics that a normalisation computes
+over an axis (a mean, a variance, a sum over neighbouring channels) are not counted, the usual
+convention of receptive-field analyses; only the values a unit is computed from are.
+
+netspec's analysis is per sample and the built model sees batches ``[N, *sample]``. Where torch
+would read such a batch as one unbatched input (``InstanceNorm1d`` on ``[C]`` samples), netspec
+accepts only what then runs for every batch size (see ``InstanceNorm1d``).
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from ..errors import fail
+from ..shapes import Shape
+from .base import LAYOUTS, Bool, Float, Layer, PositiveInt, register
+
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "LayerNorm",
+    "LocalResponseNorm",
+]
+
+
+def _expect_dims(layer: Layer, in_shape: Shape, allowed: tuple[int, ...], why: str = "") -> None:
+    """Reject a sample whose number of dims is not one of ``allowed``."""
+    if len(in_shape) not in allowed:
+        layouts = " or ".join(LAYOUTS[dims] for dims in allowed)
+        counts = " or ".join(str(dims) for dims in allowed)
+        raise fail(
+            f"{layer.kind} expects one sample shaped {layouts} ({counts} dims); "
+            f"received {list(in_shape)}{why}"
+        )
+
+
+_BIAS = "Learn the per-channel bias as well as the weight (when affine). Default: True"
+
+
+def _affine_count(channels: int, affine: bool, bias: bool) -> int:
+    """Per-channel weight, and bias unless ``bias`` is False; nothing unless ``affine``."""
+    return channels * (1 + bias) if affine else 0
+
+
+def _without_default_bias(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``bias`` is recent in torch's batch, instance and group norms (pytorch#176573): pass it
+    only when it is False, so that older torch versions still build the default."""
+    if kwargs.get("bias") is True:
+        del kwargs["bias"]
+    return kwargs
+
+
+class _NormNd(Layer):
+    """What batch and instance normalisation share: per-channel affine and running statistics.
+
+    ``weight`` and ``bias`` have C elements each when ``affine``; the buffers are
+    ``running_mean`` and ``running_var`` (C each) and ``num_batches_tracked`` (1) when
+    ``track_running_stats``.
+    """
+
+    rank: ClassVar[int] = 2
+    inferred: ClassVar[tuple[str, ...]] = ("num_features",)
+
+    num_features: PositiveInt | None = Field(
+        default=None, description="Channels C. Inferred from the incoming shape."
+    )
+    eps: Float = Field(default=1e-5, description="Added to the variance. Default: 1e-5")
+    momentum: Float | None = Field(
+        default=0.1,
+        description="Weight of the newest batch in the running statistics; null for a cumulative "
+        "average. Default: 0.1",
+    )
+
+    # Declared by the subclasses, whose defaults differ (True for batch, False for instance norm).
+    affine: bool
+    track_running_stats: bool
+    bias: Bool = Field(default=True, description=_BIAS)
+
+    def sample_dims(self) -> tuple[int, ...]:
+        """The accepted numbers of dims of one sample."""
+        return (self.rank + 1,)
+
+    def infer(self, in_shape: Shape) -> dict[str, Any]:
+        _expect_dims(self, in_shape, self.sample_dims())
+        return self.check_asserted({"num_features": in_shape[0]}, in_shape)
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        self.infer(in_shape)
+        return in_shape
+
+    def parameter_count(self, in_shape: Shape) -> int:
+        """``2 C`` (weight and bias) when ``affine``; ``C`` without ``bias``."""
+        return _affine_count(in_shape[0], self.affine, self.bias)
+
+    def torch_kwargs(self, in_shape: Shape) -> dict[str, Any]:
+        return _without_default_bias(super().torch_kwargs(in_shape))
+
+    def buffer_count(self, in_shape: Shape) -> int:
+        """``2 C + 1`` (running mean, running variance, batches tracked) when tracking."""
+        return 2 * in_shape[0] + 1 if self.track_running_stats else 0
+
+
+class _BatchNorm(_NormNd):
+    """N-d batch normalisation, exactly ``torch.nn.BatchNormNd``.
+
+    Shape:
+        unchanged: ``[C, *spatial] -> [C, *spatial]``.
+    Receptive field:
+        unchanged (the batch statistics are not counted).
+    Example::
+
+        - BatchNorm2d
+        - BatchNorm2d: {momentum: null, eps: 0.001}
+    """
+
+    affine: Bool = Field(
+        default=True, description="Learnable per-channel weight and bias. Default: True"
+    )
+    track_running_stats: Bool = Field(
+        default=True,
+        description="Keep running mean and variance for evaluation. Default: True",
+    )
+
+    @field_validator("eps")
+    @classmethod
+    def _eps_positive(cls, eps: float) -> float:
+        if eps <= 0:
+            raise ValueError(
+                f"eps must be positive (torch's batch_norm refuses eps <= 0 in training); "
+                f"received eps={eps}"
+            )
+        return eps
+
+
+@register
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of ``[C]`` features or ``[C, L]`` sequences (``torch.nn.BatchNorm1d``).
+
+    Shape:
+        unchanged: ``[C] -> [C]``, ``[C, L] -> [C, L]``.
+    Receptive field:
+        unchanged.
+    Example::
+
+        - BatchNorm1d
+    """
+
+    kind = "BatchNorm1d"
+    rank = 1
+
+    def sample_dims(self) -> tuple[int, ...]:
+        return (1, 2)
+
+
+@register
+class BatchNorm2d(_BatchNorm):
+    kind = "BatchNorm2d"
+    rank = 2
+
+
+@register
+class BatchNorm3d(_BatchNorm):
+    kind = "BatchNorm3d"
+    rank = 3
+
+
+class _InstanceNorm(_NormNd):
+    """N-d instance normalisation, exactly ``torch.nn.InstanceNormNd``: each channel of each
+    sample is normalised over its spatial positions.
+
+    A sample has the class's layout (``[C, L]`` for 1-d, ``[C, H, W]`` for 2-d) or one dim
+    fewer. On one dim fewer torch reads the batch as one unbatched input whose channels are the
+    samples: each sample is then normalised over all its values, and torch warns that
+    ``num_features`` is unused. netspec accepts that as torch does, but not with ``affine`` or
+    ``track_running_stats``, whose C-sized tensors would then only fit a batch of exactly C
+    samples. A single position to normalise over is refused, as torch refuses it in training
+    ("Expected more than 1 spatial element").
+
+    Shape:
+        unchanged: ``[C, *spatial] -> [C, *spatial]``.
+    Receptive field:
+        unchanged (the per-channel statistics are not counted).
+    Example::
+
+        - InstanceNorm2d: {affine: true}
+    """
+
+    affine: Bool = Field(
+        default=False, description="Learnable per-channel weight and bias. Default: False"
+    )
+    track_running_stats: Bool = Field(
+        default=False,
+        description="Keep running mean and variance for evaluation. Default: False",
+    )
+
+    def sample_dims(self) -> tuple[int, ...]:
+        return (self.rank, self.rank + 1)
+
+    def infer(self, in_shape: Shape) -> dict[str, Any]:
+        _expect_dims(self, in_shape, self.sample_dims())
+        unbatched = len(in_shape) == self.rank
+        if unbatched and (self.affine or self.track_running_stats):
+            raise fail(
+                f"{self.kind} with affine or track_running_stats expects one sample shaped "
+                f"{LAYOUTS[self.rank + 1]}; on {list(in_shape)} torch reads the batch as one "
+                f"unbatched input whose channels are the samples, which only runs for a batch of "
+                f"exactly {in_shape[0]}"
+            )
+        if prod(in_shape if unbatched else in_shape[1:]) == 1:
+            raise fail(
+                f"{self.kind} would normalise over a single position of the input "
+                f"{list(in_shape)} (torch refuses this in training)"
+            )
+        return self.check_asserted({"num_features": in_shape[0]}, in_shape)
+
+
+@register
+class InstanceNorm1d(_InstanceNorm):
+    kind = "InstanceNorm1d"
+    rank = 1
+
+
+@register
+class InstanceNorm2d(_InstanceNorm):
+    kind = "InstanceNorm2d"
+    rank = 2
+
+
+@register
+class InstanceNorm3d(_InstanceNorm):
+    kind = "InstanceNorm3d"
+    rank = 3
+
+
+@register
+class GroupNorm(Layer):
+    """Group normalisation, exactly ``torch.nn.GroupNorm``: the C channels are split into
+    ``num_groups`` groups, each normalised over its channels and all positions.
+
+    ``num_groups`` must divide C, and a group must hold more than one value per sample
+    (``C / num_groups * prod(spatial) > 1``; torch refuses a single value in training).
+
+    Shape:
+        unchanged: ``[C, *] -> [C, *]``.
+    Receptive field:
+        unchanged (the group statistics are not counted).
+    Parameters:
+        ``2 C`` (weight and bias) when ``affine``, ``C`` with ``bias: false``.
+    Example::
+
+        - GroupNorm: {num_groups: 32}
+    """
+
+    kind = "GroupNorm"
+    inferred: ClassVar[tuple[str, ...]] = ("num_channels",)
+
+    num_groups: PositiveInt = Field(description="Number of groups; must divide the channels.")
+    num_channels: PositiveInt | None = Field(
+        default=None, description="Channels C. Inferred from the incoming shape."
+    )
+    eps: Float = Field(default=1e-5, description="Added to the variance. Default: 1e-5")
+    affine: Bool = Field(
+        default=True, description="Learnable per-channel weight and bias. Default: True"
+    )
+    bias: Bool = Field(default=True, description=_BIAS)
+
+    def infer(self, in_shape: Shape) -> dict[str, Any]:
+        channels = in_shape[0]
+        if channels % self.num_groups:
+            raise fail(
+                f"num_groups must divide the channels; received num_groups={self.num_groups} "
+                f"for {channels} channels (input {list(in_shape)})",
+                field="num_groups",
+            )
+        if channels // self.num_groups * prod(in_shape[1:]) == 1:
+            raise fail(
+                f"each of the {self.num_groups} groups would hold a single value of the input "
+                f"{list(in_shape)}, which torch refuses to normalise in training; use fewer "
+                f"groups",
+                field="num_groups",
+            )
+        return self.check_asserted({"num_channels": channels}, in_shape)
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        self.infer(in_shape)
+        return in_shape
+
+    def parameter_count(self, in_shape: Shape) -> int:
+        return _affine_count(in_shape[0], self.affine, self.bias)
+
+    def torch_kwargs(self, in_shape: Shape) -> dict[str, Any]:
+        return _without_default_bias(super().torch_kwargs(in_shape))
+
+
+NormalizedShape = PositiveInt | Annotated[tuple[PositiveInt, ...], Field(min_length=1)]
+
+
+@register
+class LayerNorm(Layer):
+    """Layer normalisation over the trailing dims, exactly ``torch.nn.LayerNorm``.
+
+    ``normalized_shape`` may be left out: it then is the last dim of the input (the common
+    ``[tokens, features]`` case). Written, as an int or a list, it must equal the trailing
+    dims of one sample: ``[H, W]`` on ``[C, H, W]`` normalises each channel's plane.
+
+    Shape:
+        unchanged: ``[*, *normalized_shape] -> [*, *normalized_shape]``.
+    Receptive field:
+        unchanged (the statistics over the normalised dims are not counted).
+    Parameters:
+        ``prod(normalized_shape)`` for the weight when ``elementwise_affine``, as many again for
+        the bias when ``bias`` too.
+    Example::
+
+        - LayerNorm                          # over the last dim
+        - LayerNorm: {normalized_shape: [7, 7], elementwise_affine: false}
+    """
+
+    kind = "LayerNorm"
+
+    normalized_shape: NormalizedShape | None = Field(
+        default=None,
+        description="Trailing dims to normalise over: an int or a list. Default (netspec): the "
+        "last dim of the input.",
+    )
+    eps: Float = Field(default=1e-5, description="Added to the variance. Default: 1e-5")
+    elementwise_affine: Bool = Field(
+        default=True, description="Learnable weight (and bias) per element. Default: True"
+    )
+    bias: Bool = Field(
+        default=True, description="Learn a bias too (when elementwise_affine). Default: True"
+    )
+
+    def normalized_dims(self, in_shape: Shape) -> tuple[int, ...]:
+        """``normalized_shape`` as a tuple, the last dim of ``in_shape`` when left out."""
+        value = self.normalized_shape
+        if value is None:
+            return (in_shape[-1],)
+        return (value,) if isinstance(value, int) else tuple(value)
+
+    def infer(self, in_shape: Shape) -> dict[str, Any]:
+        dims = self.normalized_dims(in_shape)
+        if len(dims) > len(in_shape) or in_shape[len(in_shape) - len(dims) :] != dims:
+            raise fail(
+                f"normalized_shape must equal the trailing dims of one sample; received "
+                f"normalized_shape={list(dims)} for the input {list(in_shape)}",
+                field="normalized_shape",
+            )
+        if self.normalized_shape is None:
+            return {"normalized_shape": dims[0]}
+        return {}
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        self.infer(in_shape)
+        return in_shape
+
+    def parameter_count(self, in_shape: Shape) -> int:
+        if not self.elementwise_affine:
+            return 0
+        size = prod(self.normalized_dims(in_shape))
+        return 2 * size if self.bias else size
+
+
+@register
+class LocalResponseNorm(Layer):
+    """Local response normalisation across channels, exactly ``torch.nn.LocalResponseNorm``.
+
+    ``b_c = a_c / (k + alpha / size * sum of a_c'^2 over the size channels around c) ^ beta``.
+    A sample needs a channel dim and at least one more (``[C, L]``, ``[C, H, W]``, ...).
+
+    Shape:
+        unchanged: ``[C, *spatial] -> [C, *spatial]``.
+    Receptive field:
+        unchanged (it mixes channels, not positions).
+    Example::
+
+        - LocalResponseNorm: {size: 5, alpha: 0.0001, beta: 0.75, k: 2.0}
+    """
+
+    kind = "LocalResponseNorm"
+
+    size: PositiveInt = Field(description="Number of neighbouring channels summed over.")
+    alpha: Float = Field(default=1e-4, description="Multiplicative factor. Default: 0.0001")
+    beta: Float = Field(default=0.75, description="Exponent. Default: 0.75")
+    k: Float = Field(default=1.0, description="Additive factor. Default: 1.0")
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        if len(in_shape) < 2:
+            raise fail(
+                f"LocalResponseNorm expects one sample with a channel dim and at least one "
+                f"more ([C, L], [C, H, W], ...); received {list(in_shape)}"
+            )
+        return in_shape
