@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from . import layers
@@ -21,7 +23,7 @@ from .spec import Spec
 
 if TYPE_CHECKING:
     from .build import build
-    from .summary import summary
+    from .summary import Summary, summary
 
 __version__ = "0.1.0"
 
@@ -34,6 +36,7 @@ __all__ = [
     "Report",
     "Spec",
     "SpecError",
+    "Summary",
     "analyze",
     "build",
     "layers",
@@ -52,4 +55,22 @@ def __getattr__(name: str) -> Any:
         from .summary import summary
 
         return summary
+    if name == "Summary":
+        from .summary import Summary
+
+        return Summary
     raise AttributeError(f"module 'netspec' has no attribute {name!r}")
+
+
+class _Package(ModuleType):
+    """Importing the submodule ``netspec.build`` (or ``.summary``) sets the package attribute of
+    that name to the submodule, which would shadow the function from then on; keep the function.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("build", "summary") and isinstance(value, ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
