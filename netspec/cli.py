@@ -26,6 +26,7 @@ from .analysis import analyze
 from .errors import ConfirmationError, NetspecError, Problem, did_you_mean
 from .layers import Layer, registered_kinds
 from .loader import load
+from .yaml_source import parse_yaml
 
 OK, SPEC_ERRORS = 0, 1  # usage errors exit 2, from argparse
 
@@ -86,6 +87,11 @@ def _add_summary(commands: Commands) -> None:
         help="output format (default: table; json is documented in docs/json-format.md)",
     )
     summary.add_argument(
+        "--depth", type=int, metavar="N",
+        help="show rows nested at most N levels inside composite layers (0: top level only)",
+    )
+    _add_set(summary)
+    summary.add_argument(
         "--no-confirm", action="store_true",
         help="skip the torchinfo check on the built module (then torch is not imported)",
     )
@@ -102,6 +108,7 @@ def _add_check(commands: Commands) -> None:
         "--format", choices=("text", "json"), default="text",
         help="text: one line per spec, problems on stderr; json: the list of problems",
     )
+    _add_set(check)
     check.set_defaults(run=run_check)
 
 
@@ -113,6 +120,27 @@ def _add_layers(commands: Commands) -> None:
     )
     kinds.add_argument("kind", nargs="?", metavar="KIND", help="show only this kind (Conv2d)")
     kinds.set_defaults(run=run_layers)
+
+
+def _add_set(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--set", dest="params", action="append", type=param_override, default=[],
+        metavar="NAME=VALUE", help="override a top-level parameter (repeatable): --set width=32",
+    )
+
+
+def param_override(text: str) -> tuple[str, Any]:
+    """``width=32`` -> ``("width", 32)``; the value is read as a YAML scalar (int, float...)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE; received {text!r}")
+    try:
+        parsed, _ = parse_yaml(value or "null", None)
+    except NetspecError:
+        parsed = value
+    if isinstance(parsed, dict | list):
+        raise argparse.ArgumentTypeError(f"a parameter is a single value; received {value!r}")
+    return name.strip(), parsed
 
 
 def input_shape(text: str) -> tuple[int, ...]:
@@ -135,7 +163,10 @@ def input_shape(text: str) -> tuple[int, ...]:
 def run_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .summary import summary
 
-    result = summary(args.spec, input_shape=args.input, confirm=not args.no_confirm)
+    result = summary(
+        args.spec, input_shape=args.input, confirm=not args.no_confirm,
+        params=dict(args.params), depth=args.depth,
+    )
     if args.format == "json":
         print(result.to_json())
     elif args.format == "markdown":
@@ -149,7 +180,7 @@ def run_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     problems: list[Problem] = []
     for path in args.specs:
         try:
-            report = analyze(load(path))
+            report = analyze(load(path, params=dict(args.params)))
         except NetspecError as error:
             found = [p if p.file else replace(p, file=path) for p in error.problems]
             problems.extend(found)

@@ -80,6 +80,17 @@ def params_cell(row: LayerReport) -> str:
     return count(row.params)
 
 
+def index_label(row: LayerReport) -> str:
+    """``3`` at the top; inside a composite, the list it sits in: ``body[0]``, ``shortcut[1]``."""
+    if row.depth == 0:
+        return str(row.index)
+    segments = row.path.split(".")
+    while len(segments) > 2 and segments[-2] == "Repeat":  # a copy: its list is the Repeat's
+        segments = segments[:-2]
+    last = segments[-1]
+    return f"{last[: last.rindex('[')]}[{row.index}]" if "[" in last else str(row.index)
+
+
 def layer_cell(row: LayerReport) -> str:
     """``Conv2d``, or ``Conv2d (stem)`` when the spec names the layer; indented by depth."""
     label = row.kind if row.name == str(row.index) else f"{row.kind} ({row.name})"
@@ -88,7 +99,7 @@ def layer_cell(row: LayerReport) -> str:
 
 def cells(row: LayerReport) -> dict[Column, str]:
     return {
-        Column.INDEX: INDENT * row.depth + str(row.index),
+        Column.INDEX: INDENT * row.depth + index_label(row),
         Column.LAYER: layer_cell(row),
         Column.OUTPUT: shape(row.out_shape),
         Column.PARAMS: params_cell(row),

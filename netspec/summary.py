@@ -14,8 +14,8 @@ and formatting (``render``) are separate files, as torchinfo separates ``LayerIn
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import render
@@ -38,16 +38,25 @@ class Summary:
 
     report: Report
     confirmed_by: str | None = None
+    depth: int | None = None
+    """Rows nested deeper than this are left out of the table and Markdown (not the JSON)."""
 
     @property
     def confirmed(self) -> bool:
         return self.confirmed_by is not None
 
     def to_table(self) -> str:
-        return render.table(self.report, self.confirmed_by)
+        return render.table(self._shown(), self.confirmed_by)
 
     def to_markdown(self) -> str:
-        return render.markdown(self.report, self.confirmed_by)
+        return render.markdown(self._shown(), self.confirmed_by)
+
+    def _shown(self) -> Report:
+        """The report with rows deeper than ``depth`` collapsed into their groups' rows."""
+        if self.depth is None:
+            return self.report
+        rows = tuple(row for row in self.report.layers if row.depth <= self.depth)
+        return replace(self.report, layers=rows)
 
     def to_dict(self) -> dict[str, Any]:
         """``Report.to_dict()`` plus the schema and netspec versions and ``confirmed_by``."""
@@ -68,24 +77,30 @@ class Summary:
 
 
 def summary(
-    source: SpecSource, *, input_shape: Sequence[int] | None = None, confirm: bool = True
+    source: SpecSource,
+    *,
+    input_shape: Sequence[int] | None = None,
+    confirm: bool = True,
+    params: Mapping[str, Any] | None = None,
+    depth: int | None = None,
 ) -> Summary:
     """Analyse a spec and, unless ``confirm=False``, confirm the analysis with torchinfo.
 
     ``source`` is anything ``netspec.load`` takes; ``input_shape`` (one sample, no batch
-    dimension) replaces the spec's ``input``. Confirmation builds the network on the meta
-    device, so it costs no weight memory. Raises ``SpecError`` for a wrong spec and
+    dimension) replaces the spec's ``input``; ``params`` overrides its ``params:``; ``depth``
+    collapses the table to rows nested at most that deep. Confirmation builds the network on
+    the meta device, so it costs no weight memory. Raises ``SpecError`` for a wrong spec and
     ``ConfirmationError`` (a netspec bug) when torch disagrees with the analysis.
     """
-    spec = load(source)
+    spec = load(source, params=params)
     if input_shape is not None:
         spec = spec.with_input(check_input_shape(input_shape, spec))
     report = analyze(spec)
     if not confirm:
-        return Summary(report)
+        return Summary(report, depth=depth)
     from .confirm import confirm_report
 
-    return Summary(report, confirm_report(spec, report))
+    return Summary(report, confirm_report(spec, report), depth)
 
 
 def check_input_shape(shape: Sequence[int], spec: Spec) -> tuple[int, ...]:
