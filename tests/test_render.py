@@ -107,25 +107,28 @@ def test_table_totals_and_confirmation_line() -> None:
 def test_nested_rows_are_indented() -> None:
     rows = (
         row(0, kind="Residual", trainable_params=4),
-        row(0, kind="Conv2d", depth=1, trainable_params=4),
+        row(0, kind="Conv2d", depth=1, trainable_params=4, path="layers[0].body[0]"),
         row(1, kind="Conv2d", trainable_params=4),
     )
     lines = render.table(report(*rows), None).splitlines()[4:7]
     assert re.match(r"0 +Residual ", lines[0])
-    assert re.match(r"  0 +  Conv2d ", lines[1])
+    assert re.match(r"  body\[0\] +  Conv2d ", lines[1])
     assert re.match(r"1 +Conv2d ", lines[2])
     assert lines[0].index("Residual") == lines[1].index("Conv2d") - 2
     assert "Total params:          8" in render.table(report(*rows), None)
 
 
 def test_markdown_is_a_pipe_table() -> None:
-    rows = (row(0, kind="Conv2d", trainable_params=1_234), row(0, kind="ReLU", depth=1))
+    rows = (
+        row(0, kind="Conv2d", trainable_params=1_234),
+        row(0, kind="ReLU", depth=1, path="layers[0].layers[0]"),
+    )
     lines = render.markdown(report(*rows), None).splitlines()
     assert lines[0] == "### netspec summary: demo"
     assert lines[2] == "| # | Layer | Output shape | Params | MACs | RF | Jump |"
     assert lines[3] == "| :--- | :--- | :--- | ---: | ---: | :--- | :--- |"
     assert lines[4] == "| 0 | Conv2d | [3, 8, 8] | 1,234 | -- | 1x1 | 1x1 |"
-    assert lines[5].startswith("| &nbsp;&nbsp;0 | &nbsp;&nbsp;ReLU |")
+    assert lines[5].startswith("| &nbsp;&nbsp;layers[0] | &nbsp;&nbsp;ReLU |")
     assert "- **Total params:** 1,234" in lines
 
 
