@@ -8,7 +8,7 @@ at least as large as the kernel on every axis.
 
 from __future__ import annotations
 
-from fractions import Fraction
+from itertools import pairwise
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, Strict, field_validator, model_validator
@@ -253,12 +253,12 @@ def _adaptive_axis(axis: AxisRF, size: int, out: int) -> AxisRF:
         return axis.whole(size)
     if not axis.positional:
         return axis
-    widths = [end - start for start, end in adaptive_windows(size, out)]
-    return AxisRF(
-        size=axis.size + (max(widths) - 1) * axis.jump,
-        jump=axis.jump * Fraction(size, out),
-        start=axis.start + Fraction(widths[0] - 1, 2) * axis.jump,
-    )
+    windows = adaptive_windows(size, out)
+    widths = {end - start for start, end in windows}
+    steps = {b[0] - a[0] for a, b in pairwise(windows)}
+    if len(widths) == 1 and len(steps) == 1:  # evenly sliding: an ordinary window
+        return axis.through_window(widths.pop(), steps.pop(), 0, 1)
+    return axis.whole(size)  # uneven windows have no single jump: bound by the whole axis
 
 
 class AdaptiveAvgPoolNd(_AdaptivePoolNd):
@@ -269,11 +269,9 @@ class AdaptiveAvgPoolNd(_AdaptivePoolNd):
     Shape:
         ``[C, *output_size]``; a null entry keeps that axis's input size ``n``.
     Receptive field:
-        ``r_out = r_in + (w_max - 1) j_in`` with ``w_max`` the widest window: an upper bound,
-        exact when ``m`` divides ``n`` (every window is then ``n / m`` wide);
-        ``j_out = j_in n / m``, the mean spacing of the windows;
-        ``start_out = start_in + (w_0 - 1)/2 j_in`` with ``w_0`` the first window's width.
-        ``m = 1`` sees the whole axis.
+        when all windows have one width ``w`` and step ``t`` (always when ``m`` divides ``n``,
+        and e.g. 17 -> 2), exactly a window of ``k = w``, ``s = t``; uneven windows have no
+        single jump, so each unit is bounded by the whole axis, as ``m = 1`` is.
     Example::
 
         - AdaptiveAvgPool2d: {output_size: 1}
@@ -289,11 +287,9 @@ class AdaptiveMaxPoolNd(_AdaptivePoolNd):
     Shape:
         ``[C, *output_size]``; a null entry keeps that axis's input size ``n``.
     Receptive field:
-        ``r_out = r_in + (w_max - 1) j_in`` with ``w_max`` the widest window: an upper bound,
-        exact when ``m`` divides ``n`` (every window is then ``n / m`` wide);
-        ``j_out = j_in n / m``, the mean spacing of the windows;
-        ``start_out = start_in + (w_0 - 1)/2 j_in`` with ``w_0`` the first window's width.
-        ``m = 1`` sees the whole axis.
+        when all windows have one width ``w`` and step ``t`` (always when ``m`` divides ``n``,
+        and e.g. 17 -> 2), exactly a window of ``k = w``, ``s = t``; uneven windows have no
+        single jump, so each unit is bounded by the whole axis, as ``m = 1`` is.
     Example::
 
         - AdaptiveMaxPool2d: {output_size: [7, null]}

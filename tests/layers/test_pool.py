@@ -263,13 +263,18 @@ def test_adaptive_pool_null_keeps_the_axis() -> None:
     height, width = pool.receptive_field((AxisRF(), AxisRF()), (2, 5, 7))
     assert (height.size, height.jump, height.start) == (1, 1, 0)
     # 7 -> 3: windows [0, 3), [2, 5), [4, 7): widest 3, mean spacing 7/3, first centre 1.
-    assert (width.size, width.jump, width.start) == (3, Fraction(7, 3), 1)
+    # 7 -> 3: windows [0, 3), [2, 5), [4, 7): width 3, step 2, a plain k=3, s=2 window.
+    assert (width.size, width.jump, width.start) == (3, 2, 1)
 
 
 def test_adaptive_pool_uneven_windows_bound_the_field() -> None:
-    # 5 -> 3: windows [0, 2), [1, 4), [3, 5) of widths 2, 3, 2.
+    # 5 -> 3: windows [0, 2), [1, 4), [3, 5) of widths 2, 3, 2: no single jump, so each unit
+    # is bounded by the whole axis: a k = s = 5 window, size 5, centre 2.
     (axis,) = layer("AdaptiveAvgPool1d", output_size=3).receptive_field((AxisRF(),), (1, 5))
-    assert (axis.size, axis.jump, axis.start) == (3, Fraction(5, 3), Fraction(1, 2))
+    assert (axis.size, axis.jump, axis.start, axis.positional) == (5, 5, 2, False)
+    # 17 -> 2: windows [0, 9) and [8, 17) slide evenly: k = 9, s = 8, centre 4.
+    (axis,) = layer("AdaptiveAvgPool1d", output_size=2).receptive_field((AxisRF(),), (1, 17))
+    assert (axis.size, axis.jump, axis.start) == (9, 8, 4)
     # 8 -> 4 divides evenly: a window of k = s = 2.
     (axis,) = layer("AdaptiveAvgPool1d", output_size=4).receptive_field((AxisRF(),), (1, 8))
     assert (axis.size, axis.jump, axis.start) == (2, 2, Fraction(1, 2))
@@ -330,4 +335,5 @@ def test_adaptive_average_field_bounds_its_gradient_support(out: int, length: in
         first, last = support(module, length, unit)
         assert last - first + 1 <= axis.size
     first, last = support(module, length, 0)
-    assert first == axis.start - (last - first) / 2  # the first unit's centre is exact
+    if axis.positional:  # evenly sliding windows: the first unit's window is exact
+        assert first == axis.start - (last - first) / 2
