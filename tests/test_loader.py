@@ -85,10 +85,11 @@ def test_shape_error_names_layer_and_shapes() -> None:
 
 
 def test_asserted_in_channels_must_agree() -> None:
-    [message] = problems(LENET_HEAD + "  - Conv2d: {in_channels: 3, out_channels: 6, kernel_size: 5}\n")
+    conv = "  - Conv2d: {in_channels: %d, out_channels: 6, kernel_size: 5}\n"
+    [message] = problems(LENET_HEAD + conv % 3)
     assert "layers[0].Conv2d.in_channels" in message
     assert "must be 1" in message and "in_channels=3" in message
-    ok = netspec.load(LENET_HEAD + "  - Conv2d: {in_channels: 1, out_channels: 6, kernel_size: 5}\n")
+    ok = netspec.load(LENET_HEAD + conv % 1)
     assert ok.layers[0].in_channels == 1  # type: ignore[attr-defined]
 
 
