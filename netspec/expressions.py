@@ -24,6 +24,8 @@ def make_divisible(value: Number, divisor: Number = 8, min_value: Number | None 
     ``max(min_value or divisor, int(value + divisor / 2) // divisor * divisor)``, plus one
     ``divisor`` when that lost more than 10% of ``value``.
     """
+    if divisor <= 0:
+        raise ValueError(f"make_divisible() needs a positive divisor; received {divisor}")
     floor = divisor if min_value is None else min_value
     rounded = max(floor, int(value + divisor / 2) // divisor * divisor)
     if rounded < 0.9 * value:
@@ -41,7 +43,9 @@ FUNCTIONS: dict[str, Callable[..., Number]] = {
     "make_divisible": make_divisible,
 }
 
-_TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\.\d+|\d+(?:[eE][-+]?\d+)?)|([A-Za-z_]\w*)|(//|[-+*/%(),]))")
+_TOKEN = re.compile(
+    r"\s*(?:((?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)|([A-Za-z_]\w*)|(//|[-+*/%(),]))"
+)
 
 
 def tokenize(text: str) -> list[str] | None:
@@ -114,11 +118,11 @@ class _Parser:
             if op == "*":
                 value = _checked(value * right)
             elif op == "/":
-                value = value / right
+                value = _checked(value / right)
             elif op == "//":
-                value = value // right
+                value = _checked(value // right)
             else:
-                value = value % right
+                value = _checked(value % right)
         return value
 
     def unary(self) -> Number:
@@ -135,14 +139,14 @@ class _Parser:
             self._take(")")
             return value
         if token[0].isdigit() or token[0] == ".":
-            return float(token) if any(c in token for c in ".eE") else int(token)
+            return _checked(float(token) if any(c in token for c in ".eE") else int(token))
         if token in FUNCTIONS:
             return self._call(token)
         if token in self.scope:
             value = self.scope[token]
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"parameter {token} is {value!r}, not a number")
-            return value
+            return _checked(value)
         raise ValueError(f"unexpected {token!r}")
 
     def _call(self, name: str) -> Number:
@@ -154,11 +158,12 @@ class _Parser:
         self._take(")")
         try:
             return _checked(FUNCTIONS[name](*args))
-        except TypeError as error:
+        except (TypeError, ArithmeticError) as error:  # make_divisible(v, 0), int(nan)...
             raise ValueError(f"{name}() {error}") from None
 
 
 def _checked(value: Number) -> Number:
-    if abs(value) > MAX_MAGNITUDE:
-        raise ValueError(f"value {value:.3g} is out of range (limit {MAX_MAGNITUDE:.0e})")
+    if abs(value) > MAX_MAGNITUDE or not math.isfinite(value):  # abs first: 10**400 is no float
+        shown = f"{value:.3g}" if isinstance(value, float) or abs(value) < 10**300 else "huge"
+        raise ValueError(f"value {shown} is out of range (limit {MAX_MAGNITUDE:.0e})")
     return value

@@ -24,12 +24,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import LimitError, Problem, SpecError, SpecPath, did_you_mean
-from .expressions import FUNCTIONS, evaluate, names_in
+from .expressions import FUNCTIONS, evaluate, names_in, tokenize
 from .layers.base import registered_kinds
 from .yaml_source import Positions
 
 MAX_BLOCK_DEPTH = 32
 MAX_EXPANDED_VALUES = 200_000
+_ARITHMETIC = frozenset({"+", "*", "/", "//", "%", "("})
 _IDENTIFIER_START = ("_", *"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 Scope = dict[str, Any]
@@ -76,8 +77,7 @@ class _Expander:
             if name not in raw:
                 guess = did_you_mean(name, raw)
                 hint = f"; did you mean {guess}?" if guess else f"; defined: {', '.join(raw)}"
-                raise SpecError(Problem(
-                    f"cannot set unknown parameter {name!r}{hint}", ("params",), self.file))
+                raise self.error(f"cannot set unknown parameter {name!r}{hint}", ("params",))
         merged = {**raw, **overrides}
         scope: Scope = {}
         for name in merged:
@@ -196,6 +196,8 @@ class _Expander:
             (key, args), = node.items()
             if key in self.definitions:
                 return self.use_block(key, args, (*src, key), dst, scope, stack)
+        if in_list and self.definitions:
+            self._check_block_typo(node, src)
         if isinstance(node, dict):
             return {key: self.value(item, (*src, key), (*dst, key), scope, stack, False)
                     for key, item in node.items()}
@@ -204,15 +206,33 @@ class _Expander:
                     for i, item in enumerate(node)]
         return self.scalar(node, src, scope)
 
+    def _check_block_typo(self, node: Any, src: SpecPath) -> None:
+        """An entry that is no layer kind but nearly a block's name: suggest the block."""
+        kind = node if isinstance(node, str) else (
+            next(iter(node)) if isinstance(node, dict) and len(node) == 1 else None)
+        if not isinstance(kind, str):
+            return
+        kinds = registered_kinds()
+        if kind in kinds:
+            return
+        guess = did_you_mean(kind, [*self.definitions, *kinds])
+        if guess in self.definitions:
+            raise self.error(f"unknown layer kind or block {kind!r}; did you mean {guess}?", src)
+
     def scalar(self, value: Any, at: SpecPath, scope: Scope) -> Any:
         """A literal, or the value of an expression over the parameters in ``scope``."""
         if not isinstance(value, str):
             return value
+        tokens = tokenize(value)
         names = names_in(value)
-        if names is None:
+        if tokens is None or names is None:
             return value
         known = names & scope.keys()
-        arithmetic = not names and any(op in value for op in "+-*/%(")
+        if names:  # '-' also joins words ('nearest-exact'): arithmetic only next to a number
+            numbers = any(t[0].isdigit() or t[0] == "." for t in tokens)
+            arithmetic = any(t in _ARITHMETIC for t in tokens) or ("-" in tokens and numbers)
+        else:
+            arithmetic = any(op in value for op in "+-*/%(")
         if not known and not arithmetic:
             return value  # a plain string such as 'same' or 'nearest-exact'
         unknown = names - scope.keys()

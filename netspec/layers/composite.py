@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Parallel", "Repeat", "Residual", "Sequential"]
 
 MAX_REPEAT = 1000
+MAX_REPEATED_MODULES = 10_000  # nested Repeats multiply: 1000 x 1000 would be a million layers
 
 
 class Composite(Layer):
@@ -111,6 +112,20 @@ def _is_layer_list(value: Any) -> bool:
     return isinstance(value, tuple) and all(isinstance(item, Layer) for item in value)
 
 
+def module_count(layer: Layer) -> int:
+    """How many modules ``layer`` builds into, nested ones included, ``Repeat`` copies counted."""
+    if not isinstance(layer, Composite):
+        return 1
+    inner = 0
+    for key in type(layer).model_fields:
+        value = getattr(layer, key)
+        if _is_layer_list(value):  # body, layers, post, a shortcut's layers
+            inner += sum(module_count(item) for item in value)
+        elif isinstance(value, tuple) and all(_is_layer_list(v) for v in value):  # branches
+            inner += sum(module_count(item) for branch in value for item in branch)
+    return layer.times * inner if isinstance(layer, Repeat) else 1 + inner
+
+
 def walk_field(
     layers: Sequence[Layer], field: SpecPath, in_shape: Shape, rf: RF, path: SpecPath, depth: int
 ) -> tuple[list[LayerReport], Shape, RF]:
@@ -193,9 +208,26 @@ class Repeat(Composite):
     )
     layers: tuple[AnyLayer, ...] = Field(description="The layers to repeat.")
 
+    @model_validator(mode="after")
+    def _no_module_of_its_own(self) -> Repeat:
+        if self.name is not None:
+            raise ValueError(
+                "Repeat adds no module of its own, so it takes no name; name the layers it "
+                "repeats (once per list) or wrap it in a Sequential"
+            )
+        count = module_count(self)
+        if count > MAX_REPEATED_MODULES:
+            raise ValueError(
+                f"Repeat expands to {count:,} modules (nested repeats multiply); "
+                f"the limit is {MAX_REPEATED_MODULES:,}"
+            )
+        return self
+
     def expand(self) -> list[tuple[SpecPath, Layer]]:
+        """The copies; ``trainable: false`` freezes every copy (it has no module to freeze)."""
         return [
-            ((self.kind, "layers", index, *suffix), leaf)
+            ((self.kind, "layers", index, *suffix),
+             leaf if self.trainable else leaf.model_copy(update={"trainable": False}))
             for _ in range(self.times)
             for index, layer in enumerate(self.layers)
             for suffix, leaf in layer.expand()
