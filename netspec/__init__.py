@@ -23,7 +23,12 @@ from .spec import Spec
 
 if TYPE_CHECKING:
     from .build import build
+    from .diagram import draw
+    from .exporter import export
+    from .json_schema import schema
+    from .roundtrip import from_module
     from .summary import Summary, summary
+    from .weights import init_weights
 
 __version__ = "0.1.0"
 
@@ -39,14 +44,27 @@ __all__ = [
     "Summary",
     "analyze",
     "build",
+    "draw",
+    "export",
+    "from_module",
+    "init_weights",
     "layers",
     "load",
+    "schema",
     "summary",
 ]
+
+# Imported on first use (torch, or work that ``check`` never needs): name -> its module.
+_LAZY = {"draw": "diagram", "export": "exporter", "from_module": "roundtrip",
+         "init_weights": "weights", "schema": "json_schema"}
 
 
 def __getattr__(name: str) -> Any:
     """``build`` and ``summary`` load torch, so they are imported on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     if name == "build":
         from .build import build
 

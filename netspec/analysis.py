@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import NetspecError
+from .limits import check_size
+from .memo import once_per_spec
 from .report import RF, LayerReport, rf_to_dicts, walk
 
 __all__ = ["LayerReport", "Report", "analyze", "input_rf"]
@@ -77,11 +79,13 @@ def input_rf(shape: Shape) -> RF:
     return tuple(AxisRF() for _ in shape[1:])
 
 
+@once_per_spec
 def analyze(spec: Spec) -> Report:
     """Shapes, parameters, buffers, MACs and receptive field of every layer. No torch.
 
     Raises ``SpecError`` at the first layer that cannot take its input, located in the spec.
     """
+    check_size(spec)  # before the walk: Repeat copies multiply
     try:
         rows, _, rf = walk(spec.layers, tuple(spec.input), input_rf(tuple(spec.input)), ("layers",))
     except NetspecError as error:

@@ -2,6 +2,8 @@
 
     netspec summary SPEC [--input 3x224x224] [--format table|json|markdown] [--no-confirm]
     netspec check SPEC... [--format text|json]      # validate and analyse; never imports torch
+        [--strict] [--inputs]                       # warnings fail; valid input sizes
+    netspec diff A [B] [--set-a/--set-b NAME=VALUE] # per-layer changes, two specs or variants
     netspec layers [KIND]                           # the layer kinds and their arguments
 
 Exit status: 0 when everything is fine, 1 when a spec has errors (each printed as
@@ -22,10 +24,9 @@ from types import UnionType
 from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin
 
 from . import __version__
-from .analysis import analyze
 from .errors import ConfirmationError, NetspecError, Problem, did_you_mean
 from .layers import Layer, registered_kinds
-from .loader import load
+from .limits import parse_count
 from .yaml_source import parse_yaml
 
 OK, SPEC_ERRORS = 0, 1  # usage errors exit 2, from argparse
@@ -43,11 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.run(args, parser)
     except ConfirmationError as error:
-        print_problems(error.problems)
-        print(BUG_REPORT, file=sys.stderr)
+        print_problems([*error.problems, Problem(BUG_REPORT)] if _json(args) else error.problems,
+                       args)
+        if not _json(args):
+            print(BUG_REPORT, file=sys.stderr)
         return SPEC_ERRORS
     except NetspecError as error:
-        print_problems(error.problems)
+        print_problems(error.problems, args)
         return SPEC_ERRORS
     except BrokenPipeError:  # `netspec layers | head`: the reader left, which is fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -66,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_summary(commands)
     _add_check(commands)
     _add_layers(commands)
+    _add_diff(commands)
+    from .cli_ecosystem import add_commands  # schema, export, draw
+
+    add_commands(commands)
     return parser
 
 
@@ -95,6 +102,19 @@ def _add_summary(commands: Commands) -> None:
         "--no-confirm", action="store_true",
         help="skip the torchinfo check on the built module (then torch is not imported)",
     )
+    summary.add_argument(
+        "--explain", action="store_true",
+        help="under the table, each layer's arithmetic with the numbers substituted",
+    )
+    summary.add_argument(
+        "--inputs", action="store_true",
+        help="under the table, the valid and exact input sizes per spatial axis",
+    )
+    summary.add_argument(
+        "--max-params", type=max_params, metavar="N",
+        help="refuse a network with more than N parameter and buffer elements (2e9 is "
+        "build's default limit); the summary itself allocates nothing, so by default none",
+    )
     summary.set_defaults(run=run_summary)
 
 
@@ -109,7 +129,40 @@ def _add_check(commands: Commands) -> None:
         help="text: one line per spec, problems on stderr; json: the list of problems",
     )
     _add_set(check)
+    check.add_argument(
+        "--strict", action="store_true",
+        help="lint warnings fail the check too (exit 1); docs/lints.md lists them",
+    )
+    check.add_argument(
+        "--inputs", action="store_true",
+        help="also print, per spatial axis, the smallest valid input size and the sizes that "
+        "drop no rows (searched up to 4096)",
+    )
     check.set_defaults(run=run_check)
+
+
+def _add_diff(commands: Commands) -> None:
+    diff = commands.add_parser(
+        "diff", help="per-layer changes between two specs, or two variants of one",
+        description="Compare shapes, parameters, MACs and receptive fields layer by layer, and "
+        "the totals: two specs (A B), or one spec with --set-a/--set-b/--input-a/--input-b.",
+    )
+    diff.add_argument("a", metavar="A", help="a spec file (YAML)")
+    diff.add_argument("b", nargs="?", metavar="B", help="a second spec file (default: A)")
+    _add_set(diff)
+    for side in "ab":
+        diff.add_argument(
+            f"--set-{side}", dest=f"params_{side}", action="append", type=param_override,
+            default=[], metavar="NAME=VALUE", help=f"override a parameter on side {side.upper()}",
+        )
+        diff.add_argument(f"--input-{side}", type=input_shape, metavar="SHAPE",
+                          help=f"another input shape on side {side.upper()}: 3x160x160")
+    diff.add_argument("--all", action="store_true", help="show unchanged rows too")
+    diff.add_argument("--format", choices=("text", "json"), default="text",
+                      help="text: the changed rows and the totals; json: every row")
+    diff.add_argument("--exit-code", action="store_true",
+                      help="exit 1 when anything differs (as git diff --exit-code)")
+    diff.set_defaults(run=run_diff)
 
 
 def _add_layers(commands: Commands) -> None:
@@ -143,6 +196,18 @@ def param_override(text: str) -> tuple[str, Any]:
     return name.strip(), parsed
 
 
+def max_params(text: str) -> int:
+    """``2e9``, ``2_000_000_000`` or ``2000000000``: a positive element count."""
+    try:
+        count = parse_count(text)
+    except ValueError:
+        count = 0
+    if count <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive count such as 2e9; received {text!r}")
+    return count
+
+
 def input_shape(text: str) -> tuple[int, ...]:
     """``3x224x224`` (or ``3,224,224``) -> ``(3, 224, 224)``; argparse turns errors into exit 2."""
     parts = text.replace(",", "x").lower().split("x")
@@ -165,7 +230,8 @@ def run_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     result = summary(
         args.spec, input_shape=args.input, confirm=not args.no_confirm,
-        params=dict(args.params), depth=args.depth,
+        params=dict(args.params), depth=args.depth, max_params=args.max_params,
+        explain=args.explain, inputs=args.inputs,
     )
     if args.format == "json":
         print(result.to_json())
@@ -177,25 +243,32 @@ def run_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 
 def run_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    problems: list[Problem] = []
-    for path in args.specs:
-        try:
-            report = analyze(load(path, params=dict(args.params)))
-        except NetspecError as error:
-            found = [p if p.file else replace(p, file=path) for p in error.problems]
-            problems.extend(found)
-            if args.format == "text":
-                print_problems(found)
-            continue
-        if args.format == "text":
-            layers = len(report.top_level())
-            print(
-                f"{path}: ok ({layers} layer{'s' if layers != 1 else ''}, {report.params:,} "
-                f"params, {report.macs:,} MACs, out {list(report.output_shape)})"
-            )
+    from .checks import check_spec, print_results
+
+    results = [
+        check_spec(path, params=dict(args.params), inputs=args.inputs) for path in args.specs
+    ]
+    return print_results(
+        results, json_format=args.format == "json", strict=args.strict, inputs=args.inputs
+    )
+
+
+def run_diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .diff import compare
+
+    variants = args.params_a or args.params_b or args.input_a or args.input_b
+    if args.b is None and not variants:
+        parser.error("diff needs a second spec B, or --set-a/--set-b/--input-a/--input-b to "
+                     "compare two variants of A")
+    result = compare(
+        args.a, args.b, params=dict(args.params), params_a=dict(args.params_a),
+        params_b=dict(args.params_b), input_a=args.input_a, input_b=args.input_b,
+    )
     if args.format == "json":
-        print(json.dumps([problem.to_dict() for problem in problems], indent=2))
-    return SPEC_ERRORS if problems else OK
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.to_text(all_rows=args.all), end="")
+    return SPEC_ERRORS if args.exit_code and result.changed else OK
 
 
 def run_layers(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -266,7 +339,18 @@ def type_text(annotation: Any) -> str:
     return str(getattr(annotation, "__name__", annotation))
 
 
-def print_problems(problems: Sequence[Problem]) -> None:
-    for problem in problems:
+def print_problems(problems: Sequence[Problem], args: argparse.Namespace | None = None) -> None:
+    """Problems on stderr: one ``file:line:col: path: message`` line each, or with
+    ``--format json`` one JSON list of ``Problem.to_dict()`` objects (docs/json-format.md)."""
+    spec = getattr(args, "spec", None)
+    shown = [p if p.file or spec is None else replace(p, file=spec) for p in problems]
+    if _json(args):
+        print(json.dumps([problem.to_dict() for problem in shown], indent=2), file=sys.stderr)
+        return
+    for problem in shown:
         print(problem, file=sys.stderr)
+
+
+def _json(args: argparse.Namespace | None) -> bool:
+    return getattr(args, "format", None) == "json"
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .collect import validated
 from .errors import LimitError, Problem, SpecError
 from .spec import SourceMap, Spec
-from .templates import expand_templates
 from .validation import data_paths, spec_error
 from .yaml_source import MAX_BYTES, parse_yaml
 
@@ -33,11 +33,7 @@ def load(source: SpecSource, *, params: Mapping[str, Any] | None = None) -> Spec
         spec = source
     else:
         data, source_map = read(source)
-        if isinstance(data, dict):
-            data, positions = expand_templates(data, source_map.positions, source_map.file,
-                                               params or {})
-            source_map = SourceMap(source_map.file, positions)
-        spec = validate(data, source_map)
+        spec = validated(data, source_map, params or {})  # every problem at once, by line
     from .analysis import analyze
 
     analyze(spec)

@@ -7,6 +7,7 @@ with one dict of titles, as in torchinfo's ``FormattingOptions``; an empty cell 
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from enum import Enum
 from fractions import Fraction
@@ -145,8 +146,9 @@ def title(report: Report) -> str:
 # --- the two layouts ---
 
 
-def table(report: Report, confirmed_by: str | None) -> str:
-    """The plain-text table: aligned columns, ``=`` rules, totals, the confirmation line."""
+def table(report: Report, confirmed_by: str | None, warnings: Sequence[str] = ()) -> str:
+    """The plain-text table: aligned columns, ``=`` rules, totals, the lint ``warnings``, the
+    confirmation line."""
     rows = [cells(row) for row in report.layers]
     widths = {
         column: max([len(TITLES[column])] + [len(row[column]) for row in rows])
@@ -164,13 +166,13 @@ def table(report: Report, confirmed_by: str | None) -> str:
     footer = [f"{label + ':':<{label_width + 1}}  {value}" for label, value in totals(report)]
     notes = _notes(report)
     return "\n".join(
-        [title(report), rule, header, rule, *body, rule, *footer, rule, *notes,
-         confirmation(confirmed_by)]
+        [title(report), rule, header, rule, *body, rule, *footer, rule,
+         *_warning_lines(warnings, max(len(rule), 100)), *notes, confirmation(confirmed_by)]
     ) + "\n"
 
 
-def markdown(report: Report, confirmed_by: str | None) -> str:
-    """GitHub-flavoured Markdown: a heading, a pipe table, the totals as a list."""
+def markdown(report: Report, confirmed_by: str | None, warnings: Sequence[str] = ()) -> str:
+    """GitHub-flavoured Markdown: a heading, a pipe table, the totals and warnings as lists."""
     rows = [cells(row) for row in report.layers]
     header = _md_row([TITLES[c] for c in COLUMNS])
     align = _md_row(["---:" if c in RIGHT_ALIGNED else ":---" for c in COLUMNS])
@@ -178,8 +180,26 @@ def markdown(report: Report, confirmed_by: str | None) -> str:
     footer = [f"- **{label}:** {value}" for label, value in totals(report)]
     return "\n".join(
         [f"### {title(report)}", "", header, align, *body, "", *footer, "",
-         *_notes(report), confirmation(confirmed_by)]
+         *_md_warnings(warnings), *_notes(report), confirmation(confirmed_by)]
     ) + "\n"
+
+
+WARNINGS = "Lint warnings (docs/lints.md; lint_ignore: [CODE] on a layer silences one):"
+
+
+def _warning_lines(warnings: Sequence[str], width: int) -> list[str]:
+    """The lint warnings, each wrapped to ``width`` with a hanging indent."""
+    if not warnings:
+        return []
+    wrapped = [textwrap.fill(text, width, initial_indent=INDENT, subsequent_indent=INDENT * 3,
+                             break_on_hyphens=False) for text in warnings]
+    return [WARNINGS, *wrapped]
+
+
+def _md_warnings(warnings: Sequence[str]) -> list[str]:
+    if not warnings:
+        return []
+    return [f"**{WARNINGS}**", "", *[f"- {_md_cell(text)}" for text in warnings], ""]
 
 
 def _notes(report: Report) -> list[str]:

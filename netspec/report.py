@@ -7,10 +7,12 @@ Composite kinds (groups, residual blocks, branches) walk their own children with
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .causes import explain
 from .errors import NetspecError, Problem, SpecError, SpecPath
+from .limits import check_values
 from .shapes import AxisRF, Shape, number
 
 if TYPE_CHECKING:
@@ -35,6 +37,10 @@ class LayerReport:
     macs: int
     rf: RF
     depth: int = 0
+    layer: Layer | None = field(default=None, compare=False, repr=False)
+    """The layer this row describes (what lints and explanations ask), or None."""
+    in_rf: RF = field(default=(), compare=False, repr=False)
+    """The receptive field of this layer's input."""
 
     @property
     def params(self) -> int:
@@ -104,7 +110,9 @@ def walk(
                 shape, rf, index=position, name=name, path=(*prefix, *path), depth=depth
             )
         except NetspecError as error:
-            raise error.within((*path, layer.kind)) from None
+            history = [row for row in rows if row.depth == depth]
+            raise explain(error, layer, shape, history).within((*path, layer.kind)) from None
+        check_values(layer_rows[0].out_shape, layer_rows[0].params, (*path, layer.kind), "output")
         rows.extend(layer_rows)
         shape, rf = layer_rows[0].out_shape, layer_rows[0].rf
     return rows, shape, rf

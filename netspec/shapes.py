@@ -71,6 +71,18 @@ def adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
     return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
 
 
+def even_adaptive_window(size: int, out: int) -> tuple[int, int] | None:
+    """``(width, step)`` when all ``out`` adaptive windows over ``size`` share one width and
+    step, else None; without listing the windows (``out`` may be huge).
+
+    With ``size = q out + r``, window ``i`` starts at ``q i + floor(i r / out)``: of the
+    ``out - 1`` steps, ``r - 1`` are ``q + 1`` and the others ``q`` (for ``r >= 1``), so the
+    steps agree exactly when ``r`` is 0 or 1; the widths are then ``q + r``.
+    """
+    step, rest = divmod(size, out)
+    return (step + rest, step) if out > 1 and rest in (0, 1) else None
+
+
 def upsample_output_size(size: int, scale_factor: float) -> int:
     """``floor(n * scale)`` computed in doubles, exactly as ``F.interpolate`` does."""
     return math.floor(float(size) * scale_factor)

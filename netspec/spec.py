@@ -8,7 +8,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, field_validator
 
 from .errors import Problem, SpecPath
+from .expect import Expect
 from .layers import Layer
+from .lint_codes import check_codes
 
 if TYPE_CHECKING:
     from .layers import Layer as AnyLayer
@@ -68,8 +70,19 @@ class Spec(BaseModel):
         description="One input sample's shape, without the batch dimension: [C, H, W].",
     )
     layers: tuple[AnyLayer, ...] = Field(description="The layers, in order.")
+    expect: Expect | None = Field(
+        default=None, description="What the analysis must show; checked by netspec check."
+    )
+    lint_ignore: tuple[Annotated[str, Strict()], ...] = Field(
+        default=(), description="Lint codes silenced for the whole spec (docs/lints.md)."
+    )
 
     _source: SourceMap = PrivateAttr(default_factory=SourceMap)
+
+    @field_validator("lint_ignore")
+    @classmethod
+    def _known_lint_codes(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        return check_codes(codes)
 
     @field_validator("layers")
     @classmethod
@@ -82,10 +95,13 @@ class Spec(BaseModel):
         """Equal networks: the same fields, wherever each spec was read from."""
         if not isinstance(other, Spec):
             return NotImplemented
-        return (self.name, self.input, self.layers) == (other.name, other.input, other.layers)
+        return self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self.name, self.input, self.layers))
+        return hash(self._key())
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.name, self.input, self.layers, self.expect, self.lint_ignore)
 
     @property
     def source(self) -> SourceMap:
@@ -109,6 +125,10 @@ class Spec(BaseModel):
             data["name"] = self.name
         data["input"] = list(self.input)
         data["layers"] = [layer_entry(layer) for layer in self.layers]
+        if self.expect is not None:
+            data["expect"] = self.expect.to_data()
+        if self.lint_ignore:
+            data["lint_ignore"] = list(self.lint_ignore)
         return data
 
     def to_yaml(self) -> str:

@@ -21,6 +21,11 @@ from typing import Any
 from . import render
 from .analysis import Report, analyze
 from .errors import Problem, SpecError
+from .explain import explain as explain_text
+from .explain import explain_row
+from .inputs import AxisSizes, input_sizes
+from .limits import check_memory
+from .lints import Lint, lint
 from .loader import SpecSource, load
 from .spec import MAX_INPUT_DIMS, Spec
 
@@ -40,16 +45,37 @@ class Summary:
     confirmed_by: str | None = None
     depth: int | None = None
     """Rows nested deeper than this are left out of the table and Markdown (not the JSON)."""
+    lints: tuple[Lint, ...] = ()
+    """Lint warnings (``netspec.lints``), listed under the table."""
+    explain: bool = False
+    """Each layer's arithmetic under the table, and as ``explain`` in the JSON rows."""
+    input_sizes: tuple[AxisSizes, ...] | None = None
+    """Valid and exact input sizes per spatial axis (``netspec.inputs``), when asked for."""
 
     @property
     def confirmed(self) -> bool:
         return self.confirmed_by is not None
 
     def to_table(self) -> str:
-        return render.table(self._shown(), self.confirmed_by)
+        warnings = [warning.summary_line() for warning in self.lints]
+        return render.table(self._shown(), self.confirmed_by, warnings) + self._sections()
 
     def to_markdown(self) -> str:
-        return render.markdown(self._shown(), self.confirmed_by)
+        warnings = [warning.summary_line() for warning in self.lints]
+        sections = self._sections()
+        fenced = f"\n```text\n{sections.lstrip()}```\n" if sections else ""
+        return render.markdown(self._shown(), self.confirmed_by, warnings) + fenced
+
+    def _sections(self) -> str:
+        """The explanation and the input sizes, when asked for, after a blank line each."""
+        text = ""
+        if self.explain:
+            text += "\n" + explain_text(self._shown())
+        if self.input_sizes is not None:
+            lines = [str(axis) for axis in self.input_sizes] or ["no spatial axes"]
+            text += "\nInput sizes per spatial axis (the others as in the spec):\n" + "".join(
+                f"  {line}\n" for line in lines)
+        return text
 
     def _shown(self) -> Report:
         """The report with rows deeper than ``depth`` collapsed into their groups' rows."""
@@ -62,12 +88,19 @@ class Summary:
         """``Report.to_dict()`` plus the schema and netspec versions and ``confirmed_by``."""
         from . import __version__
 
-        return {
+        data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "netspec_version": __version__,
             "confirmed_by": self.confirmed_by,
             **self.report.to_dict(),
+            "lints": [warning.to_dict() for warning in self.lints],
         }
+        if self.explain:
+            for row, layer in zip(self.report.layers, data["layers"], strict=True):
+                layer["explain"] = explain_row(row)
+        if self.input_sizes is not None:
+            data["input_sizes"] = [axis.to_dict() for axis in self.input_sizes]
+        return data
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -83,24 +116,35 @@ def summary(
     confirm: bool = True,
     params: Mapping[str, Any] | None = None,
     depth: int | None = None,
+    max_params: int | None = None,
+    explain: bool = False,
+    inputs: bool = False,
 ) -> Summary:
     """Analyse a spec and, unless ``confirm=False``, confirm the analysis with torchinfo.
 
     ``source`` is anything ``netspec.load`` takes; ``input_shape`` (one sample, no batch
     dimension) replaces the spec's ``input``; ``params`` overrides its ``params:``; ``depth``
-    collapses the table to rows nested at most that deep. Confirmation builds the network on
-    the meta device, so it costs no weight memory. Raises ``SpecError`` for a wrong spec and
-    ``ConfirmationError`` (a netspec bug) when torch disagrees with the analysis.
+    collapses the table to rows nested at most that deep; ``max_params`` refuses a network
+    with more parameter and buffer elements, as ``build`` does by default. Confirmation runs
+    torchinfo on a batch of zero samples over never-written weight storage (``netspec.empty_batch``,
+    the meta device as fallback), so it costs no resident weight memory. Raises ``SpecError`` for a
+    wrong spec and ``ConfirmationError`` (a netspec bug) when torch disagrees with the analysis.
+    The summary lists the lint warnings; ``explain`` adds each layer's arithmetic and
+    ``inputs`` the valid and exact input sizes.
     """
     spec = load(source, params=params)
     if input_shape is not None:
         spec = spec.with_input(check_input_shape(input_shape, spec))
     report = analyze(spec)
+    if max_params is not None:  # what build() would refuse; the summary allocates nothing
+        check_memory(report, spec, max_params, 4, "float32")
+    result = Summary(report, depth=depth, lints=tuple(lint(spec, report)), explain=explain,
+                     input_sizes=tuple(input_sizes(spec)) if inputs else None)
     if not confirm:
-        return Summary(report, depth=depth)
+        return result
     from .confirm import confirm_report
 
-    return Summary(report, confirm_report(spec, report), depth)
+    return replace(result, confirmed_by=confirm_report(spec, report))
 
 
 def check_input_shape(shape: Sequence[int], spec: Spec) -> tuple[int, ...]:

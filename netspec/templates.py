@@ -37,10 +37,17 @@ Scope = dict[str, Any]
 
 
 def expand_templates(
-    data: dict[str, Any], positions: Positions, file: str | None, overrides: Mapping[str, Any]
+    data: dict[str, Any], positions: Positions, file: str | None, overrides: Mapping[str, Any],
+    holes: list[tuple[SpecPath, Problem]] | None = None,
 ) -> tuple[dict[str, Any], Positions]:
-    """Data without ``params``/``blocks``: every reference evaluated, every block expanded."""
+    """Data without ``params``/``blocks``: every reference evaluated, every block expanded.
+
+    Raises ``SpecError`` at the first mistake; with a ``holes`` list, a value that cannot be
+    expanded is left as written and its problem is added there with the value's path in the
+    result, so every mistake can be reported at once.
+    """
     expander = _Expander(positions, file)
+    expander.holes = holes
     params = expander.params(data.get("params"), overrides)
     blocks = expander.blocks(data.get("blocks"))
     expander.definitions = blocks
@@ -59,6 +66,7 @@ class _Expander:
         self.out: Positions = {(): positions.get(())}
         self.definitions: dict[str, dict[str, Any]] = {}
         self.count = 0
+        self.holes: list[tuple[SpecPath, Problem]] | None = None
 
     def error(self, message: str, at: SpecPath) -> SpecError:
         position = self.positions.get(at)
@@ -112,7 +120,7 @@ class _Expander:
             at = ("blocks", name)
             if name in kinds:
                 raise self.error(f"block {name!r} has the name of a layer kind; rename it", at)
-            if not name.startswith(_IDENTIFIER_START):
+            if not isinstance(name, str) or not name.startswith(_IDENTIFIER_START):
                 raise self.error(f"block names are identifiers; received {name!r}", at)
             if not isinstance(definition, dict) or not isinstance(definition.get("layers"), list):
                 raise self.error("a block is a mapping with `layers:` (a list) and optional "
@@ -180,6 +188,20 @@ class _Expander:
     # --- values ---
 
     def value(
+        self, node: Any, src: SpecPath, dst: SpecPath, scope: Scope, stack: tuple[str, ...],
+        in_list: bool,
+    ) -> Any:
+        try:
+            return self._value(node, src, dst, scope, stack, in_list)
+        except LimitError:
+            raise
+        except SpecError as error:
+            if self.holes is None:
+                raise
+            self.holes.extend((dst, problem) for problem in error.problems)
+            return node
+
+    def _value(
         self, node: Any, src: SpecPath, dst: SpecPath, scope: Scope, stack: tuple[str, ...],
         in_list: bool,
     ) -> Any:

@@ -11,13 +11,20 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import Problem, SpecError, SpecPath, did_you_mean
+from .errors import LimitError, Problem, SpecError, SpecPath, did_you_mean
+from .expressions import names_in
 from .layers.base import registered_kinds
 from .spec import SourceMap
+from .yaml_source import MAX_DEPTH
 
 
 def data_paths(data: Any, path: SpecPath = ()) -> dict[SpecPath, None]:
-    """Every path in plain data, without positions (specs given as a dict or in Python)."""
+    """Every path in plain data, without positions (specs given as a dict or in Python).
+
+    Raises ``LimitError`` past ``MAX_DEPTH`` levels, as for YAML text.
+    """
+    if len(path) > MAX_DEPTH:
+        raise LimitError(Problem(f"spec nests deeper than {MAX_DEPTH} levels", path[:4]))
     paths: dict[SpecPath, None] = {path: None}
     if isinstance(data, dict):
         for key, value in data.items():
@@ -89,8 +96,14 @@ def _describe(detail: Any, source: SourceMap, root: type[BaseModel]) -> tuple[Sp
         return path, f"unknown argument {key!r}{owner}{hint}"
     message = str(detail["msg"]).removeprefix("Value error, ")
     if kind_type != "value_error":
-        message += f"; received {_short(detail.get('input'))}"
+        received = detail.get("input")
+        message += f"; received {_short(received)}"
+        if kind_type in _NUMBER_ERRORS and isinstance(received, str) and names_in(received):
+            message += " (not a number, and no parameter of that name is defined in `params:`)"
     return path, message
+
+
+_NUMBER_ERRORS = frozenset({"int_type", "int_parsing", "float_type", "float_parsing"})
 
 
 def _model_at(path: SpecPath, root: type[BaseModel]) -> tuple[type[BaseModel], str]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 from yaml.composer import Composer
+from yaml.events import CollectionEndEvent, CollectionStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
@@ -70,18 +71,68 @@ class _ComposeOnly(Reader, Scanner, Parser, Composer, _CoreResolver):
         _CoreResolver.__init__(self)
 
 
-Positions = dict[SpecPath, tuple[int, int] | None]
+try:
+    from yaml._yaml import CParser
+except ImportError:  # PyYAML built without libyaml: the pure-Python composer alone
+    _LIBYAML = False
+else:
+    _LIBYAML = True
+
+    class _FastComposeOnly(CParser, _CoreResolver):
+        """The same composer in C (libyaml): several times faster."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            _CoreResolver.__init__(self)
 
 
-def parse_yaml(text: str, file: str | None) -> tuple[Any, Positions]:
-    """YAML text -> (plain data, positions of every path). Raises ``SpecError``."""
-    if len(text) > MAX_BYTES:
-        raise LimitError(
-            Problem(f"spec is {len(text):,} characters; the limit is {MAX_BYTES:,}", file=file)
-        )
+_UNREAD = object()
+_UNLIKE = "\t?!"
+"""Where the two parsers differ (found by differential fuzzing): libyaml accepts tabs as
+separators and ``?`` inside plain scalars in flow collections, ends a ``!tag`` at a comma, and
+counts columns in bytes (so non-ASCII text shifts them). Such text takes the Python parser."""
+
+
+def _compose_fast(text: str) -> Any:
+    """The root node from libyaml; ``_UNREAD`` without libyaml or on any error, so that
+    ``_compose`` reads it again and words the error as it always has."""
+    if not _LIBYAML or not text.isascii() or any(c in text for c in _UNLIKE):
+        return _UNREAD
+    try:
+        if _nests_deeper(text, MAX_DEPTH):  # libyaml's composer recurses in C: it would crash
+            return _UNREAD
+        loader = _FastComposeOnly(text)
+        try:
+            return loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError:
+        return _UNREAD
+
+
+def _nests_deeper(text: str, limit: int) -> bool:
+    """Whether collections nest deeper than ``limit``, from libyaml's events (no recursion;
+    it stops there, since libyaml's scanner slows down with every level of flow nesting)."""
+    parser = CParser(text)
+    depth = 0
+    try:
+        while (event := parser.get_event()) is not None:
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > limit:
+                    return True
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    finally:
+        parser.dispose()
+    return False
+
+
+def _compose(text: str, file: str | None) -> Node | None:
+    """The root node (None for an empty document); YAML errors raise a located ``SpecError``."""
     loader = _ComposeOnly(text)
     try:
-        root = loader.get_single_node()
+        root: Node | None = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         message = f"YAML syntax error: {error.problem or error.context}"
@@ -93,10 +144,29 @@ def parse_yaml(text: str, file: str | None) -> tuple[Any, Positions]:
         raise SpecError(Problem(f"not readable as YAML: {error}", file=file)) from None
     finally:
         loader.dispose()
+    return root
+
+
+Positions = dict[SpecPath, tuple[int, int] | None]
+
+
+def parse_yaml(text: str, file: str | None) -> tuple[Any, Positions]:
+    """YAML text -> (plain data, positions of every path). Raises ``SpecError``."""
+    if len(text) > MAX_BYTES:
+        raise LimitError(
+            Problem(f"spec is {len(text):,} characters; the limit is {MAX_BYTES:,}", file=file)
+        )
+    root = _compose_fast(text)
+    if root is _UNREAD:
+        root = _compose(text, file)
     if root is None:
         raise SpecError(Problem("the spec is empty; it needs `input:` and `layers:`", file=file))
     walker = _Walker(file)
-    return walker.data(root, (), 0), walker.positions
+    data = walker.data(root, (), 0)
+    if walker.problems:  # every duplicate key and tag at once; schema checks need clean data
+        found = dict.fromkeys(walker.problems)  # an alias repeats its node's problems
+        raise SpecError(sorted(found, key=lambda p: (p.line or 0, p.column or 0)))
+    return data, walker.positions
 
 
 class _Walker:
@@ -104,6 +174,7 @@ class _Walker:
         self.file = file
         self.positions: Positions = {}
         self.nodes = 0
+        self.problems: list[Problem] = []
 
     def _problem(self, message: str, node: Node, path: SpecPath) -> Problem:
         mark = node.start_mark
@@ -116,8 +187,8 @@ class _Walker:
                 f"spec has more than {MAX_NODES:,} values (aliases counted each time they are "
                 "used); refusing to expand it", node, path))
         if depth > MAX_DEPTH:
-            raise LimitError(self._problem(
-                f"spec nests deeper than {MAX_DEPTH} levels", node, path))
+            raise LimitError(self._problem(  # the line and column say where; the path begins
+                f"spec nests deeper than {MAX_DEPTH} levels", node, path[:4]))
         self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, ScalarNode):
             return self._scalar(node, path)
@@ -125,20 +196,28 @@ class _Walker:
             return [self.data(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         if isinstance(node, MappingNode) and node.tag == _MAP:
             return self._mapping(node, path, depth)
-        raise SpecError(self._problem(
-            f"YAML tag {node.tag!r} is not allowed: a spec is plain data", node, path))
+        self.problems.append(self._problem(
+            f"YAML tag {_shown(node.tag)} is not allowed: a spec is plain data", node, path))
+        return None
 
     def _mapping(self, node: MappingNode, path: SpecPath, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = self._scalar(key_node, path) if isinstance(key_node, ScalarNode) else None
+            known = len(self.problems)
+            key = self._scalar(key_node, path) if isinstance(key_node, ScalarNode) else key_node
             if not isinstance(key, str):
-                raise SpecError(self._problem(
-                    f"mapping keys must be names; received {key!r}", key_node, path))
+                received = repr(key) if isinstance(key_node, ScalarNode) else (
+                    "a list" if isinstance(key_node, SequenceNode) else "a mapping")
+                if len(self.problems) == known:  # else the key's own tag was the problem
+                    self.problems.append(self._problem(
+                        f"mapping keys must be names; received {received}", key_node, path))
+                continue
             if key in result:
                 first = self.positions.get((*path, key))
                 where = f" (first at line {first[0]})" if first else ""
-                raise SpecError(self._problem(f"duplicate key {key!r}{where}", key_node, path))
+                self.problems.append(self._problem(
+                    f"duplicate key {key!r}{where}", key_node, (*path, key)))
+                continue
             self.positions[(*path, key)] = (key_node.start_mark.line + 1,
                                             key_node.start_mark.column + 1)
             result[key] = self.data(value_node, (*path, key), depth + 1)
@@ -158,10 +237,17 @@ class _Walker:
             if tag == _FLOAT:
                 return _to_float(text)
         except ValueError:
-            raise SpecError(self._problem(
-                f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}", node, path)) from None
-        raise SpecError(self._problem(
-            f"YAML tag {tag!r} is not allowed: a spec is plain data", node, path))
+            self.problems.append(self._problem(
+                f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}", node, path))
+            return text
+        self.problems.append(self._problem(
+            f"YAML tag {_shown(tag)} is not allowed: a spec is plain data", node, path))
+        return None
+
+
+def _shown(tag: str) -> str:
+    """A tag as it is written: ``!!python/object``, ``!include``."""
+    return "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
 
 
 def _to_int(text: str) -> int:

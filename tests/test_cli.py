@@ -131,9 +131,12 @@ def test_check_ok() -> None:
     result = run("check", str(expected.PATH))
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
-        f"{expected.PATH}: ok (4 layers, 2,948 params, 639,344 MACs, out [4, 18, 14])\n"
+        f"{expected.PATH}: ok (4 layers, 2,948 params, 639,344 MACs, out [4, 18, 14]; "
+        "2 warnings)\n"
     )
-    assert result.stderr == ""
+    # the stride-2 convolution drops row 31 (NS103); the output is a map (NS107)
+    assert [line.split(": ")[2].split(":")[0] for line in result.stderr.splitlines()] == [
+        "warning NS103", "warning NS107"]
 
 
 def test_check_bad_reports_every_problem_located(bad_spec: Path) -> None:
@@ -172,15 +175,20 @@ def test_check_json(bad_spec: Path) -> None:
     assert result.returncode == 1
     problems = json.loads(result.stdout)
     assert len(problems) >= 2
+    errors = [problem for problem in problems if problem["severity"] == "error"]
     for problem in problems:
-        assert set(problem) == {"file", "line", "column", "path", "message"}
+        assert set(problem) == {"file", "line", "column", "path", "message", "severity", "code"}
+    for problem in errors:
         assert problem["file"] == str(bad_spec)
-    first = problems[0]
+        assert problem["code"] is None
+    assert {problem["code"] for problem in problems if problem not in errors} == {
+        "NS103", "NS107"}  # conv_stack's warnings, which do not fail the check
+    first = errors[0]
     assert (first["line"], first["path"]) == (4, "layers[0].Conv2d.kernal_size")
 
 
 def test_check_json_clean_is_an_empty_list() -> None:
-    result = run("check", str(expected.PATH), "--format", "json")
+    result = run("check", str(ROOT / "specs" / "resnet18.yaml"), "--format", "json")
     assert result.returncode == 0
     assert json.loads(result.stdout) == []
 

@@ -27,7 +27,7 @@ TOTAL_KEYS = {
 }
 TOP_KEYS = {
     "schema_version", "netspec_version", "confirmed_by", "name", "input_shape", "output_shape",
-    "layers", "totals",
+    "layers", "totals", "lints",
 }
 
 

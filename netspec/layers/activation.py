@@ -43,6 +43,8 @@ class _InplaceActivation(Layer):
         unchanged (pointwise).
     """
 
+    is_activation = True
+
     inplace: Bool = Field(default=False, description="Modify the input in place. Default: False")
 
 
@@ -140,6 +142,7 @@ class Sigmoid(Layer):
     """
 
     kind = "Sigmoid"
+    is_activation = True
 
 
 @register
@@ -150,6 +153,7 @@ class Tanh(Layer):
     """
 
     kind = "Tanh"
+    is_activation = True
 
 
 @register
@@ -171,6 +175,7 @@ class GELU(Layer):
     """
 
     kind = "GELU"
+    is_activation = True
 
     approximate: Literal["none", "tanh"] = Field(
         default="none", description="'none' for the exact erf form or 'tanh'. Default: 'none'"
@@ -196,6 +201,7 @@ class PReLU(Layer):
     """
 
     kind = "PReLU"
+    is_activation = True
 
     num_parameters: PositiveInt = Field(
         default=1, description="Number of slopes: 1 or the number of channels. Default: 1"

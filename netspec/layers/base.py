@@ -12,16 +12,39 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Annotated, Any, ClassVar, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import SpecPath, did_you_mean, fail, format_path
+from ..lint_codes import check_codes
 from ..report import RF as RF
 from ..report import LayerReport
 from ..shapes import Shape
+from ..window import Window, size_lines, window_field_lines
 
-StrictInt = Annotated[int, Strict()]
-PositiveInt = Annotated[int, Strict(), Field(gt=0)]
-NonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
+MAX_INT = 2**48
+"""No size, count, step or dim in a spec goes past this (torch's own limit is int64, and no tensor
+netspec accepts holds more values: ``netspec.limits.MAX_VALUES``)."""
+
+
+def _at_most_max_int(value: int) -> int:
+    """A validator, not ``le=``: a field's own ``le=`` (``Repeat.times``) must stay in force."""
+    if abs(value) > MAX_INT:
+        shown = f"{value:,}" if abs(value) < 10**30 else f"a {len(str(abs(value)))}-digit number"
+        raise ValueError(f"Input should be at most 2^48 = {MAX_INT:,}; received {shown}")
+    return value
+
+
+StrictInt = Annotated[int, Strict(), AfterValidator(_at_most_max_int)]
+PositiveInt = Annotated[int, Strict(), Field(gt=0), AfterValidator(_at_most_max_int)]
+NonNegativeInt = Annotated[int, Strict(), Field(ge=0), AfterValidator(_at_most_max_int)]
 Float = Annotated[float, Strict()]
 Bool = Annotated[bool, Strict()]
 ModuleName = Annotated[
@@ -51,11 +74,22 @@ class Layer(BaseModel):
       is checked against the inferred one.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, revalidate_instances="never")
+    # Abstract bases (this one, ConvNd, _WindowPoolNd...) never validate anything: their schema
+    # is built on first use, if ever; ``register`` builds each kind's at once.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, revalidate_instances="never", defer_build=True
+    )
 
     kind: ClassVar[str] = ""
     inferred: ClassVar[tuple[str, ...]] = ()
-    netspec_fields: ClassVar[frozenset[str]] = frozenset({"name", "trainable"})
+    netspec_fields: ClassVar[frozenset[str]] = frozenset({"name", "trainable", "lint_ignore"})
+    # What the lints ask of a kind (netspec.lints never names one); overridden by the kinds.
+    is_activation: ClassVar[bool] = False
+    """An elementwise nonlinearity (ReLU, GELU...)."""
+    is_dropout: ClassVar[bool] = False
+    """Drops values at random in training only."""
+    is_normalization: ClassVar[bool] = False
+    """Normalises activations with statistics (batch, instance, group, layer norm)."""
 
     name: ModuleName | None = Field(
         default=None, description="Name of this module in the built nn.Sequential."
@@ -63,6 +97,15 @@ class Layer(BaseModel):
     trainable: Bool = Field(
         default=True, description="False freezes the layer's parameters (requires_grad=False)."
     )
+    lint_ignore: tuple[Annotated[str, Strict()], ...] = Field(
+        default=(), description="Lint codes silenced for this layer and the layers inside it "
+        "(NS103...; docs/lints.md)."
+    )
+
+    @field_validator("lint_ignore")
+    @classmethod
+    def _known_lint_codes(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        return check_codes(codes)
 
     @model_validator(mode="before")
     @classmethod
@@ -144,6 +187,8 @@ class Layer(BaseModel):
                 macs=self.macs(in_shape, out_shape),
                 rf=self.receptive_field(rf, in_shape),
                 depth=depth,
+                layer=self,
+                in_rf=rf,
             )
         ]
 
@@ -163,6 +208,76 @@ class Layer(BaseModel):
         if not self.trainable:
             module.requires_grad_(False)
         return module
+
+    @classmethod
+    def torch_class(cls) -> Any:
+        """The module class this kind builds (``nn.<kind>``, or ``netspec.modules.<kind>``);
+        ``netspec.from_module`` reads modules of exactly this class as this kind. None: none."""
+        from torch import nn
+
+        from .. import modules
+
+        return getattr(modules, cls.kind, None) or getattr(nn, cls.kind, None)
+
+    @classmethod
+    def from_torch(cls, module: Any, layers: Any) -> dict[str, Any]:
+        """This kind's spec arguments read back from a built ``module`` (``from_module``).
+
+        Default: each argument from the module attribute of the same name (``layers`` reads
+        layer lists). Override when torch stores an argument under another name or form.
+        """
+        from ..roundtrip import read_arguments
+
+        return read_arguments(cls, module, layers)
+
+    # --- what lints, explanations and the input-size search ask; defaults suit pointwise ---
+
+    def windows(self, in_shape: Shape) -> tuple[Window, ...]:
+        """The sliding window along each spatial axis (convolutions, pools). Default: none."""
+        return ()
+
+    def dropped(self, in_shape: Shape) -> tuple[int, ...]:
+        """Input rows per spatial axis that the floor division leaves unread (``Window``)."""
+        return tuple(window.dropped for window in self.windows(in_shape))
+
+    def channel_bias(self, in_shape: Shape) -> int:
+        """Bias elements that add one constant per channel (dim 0 of a sample). Default: 0."""
+        return 0
+
+    def cancels_channel_bias(self, in_shape: Shape) -> bool:
+        """True when this layer subtracts a per-channel mean, cancelling a bias before it."""
+        return False
+
+    def uses_running_stats(self) -> bool:
+        """True when evaluation uses statistics gathered in training (BatchNorm)."""
+        return False
+
+    def chain(self) -> tuple[Layer, ...] | None:
+        """The layers this one applies in order, when it is nothing more (a ``Sequential``)."""
+        return None
+
+    def explain(self, in_shape: Shape, rf: RF) -> list[str]:
+        """The arithmetic of this layer with the numbers substituted, one formula a line:
+        ``H_out = floor((28 + 2*2 - 1*(5-1) - 1)/1) + 1 = 28``, ``params = 6*(1*5*5) + 6 =
+        156``, ``RF = 1 + (5-1)*1 = 5, jump = 1``. Empty for a layer that changes nothing."""
+        out_shape = self.output_shape(in_shape)
+        return [
+            *self.explain_shape(in_shape, out_shape),
+            *self.explain_counts(in_shape, out_shape),
+            *self.explain_field(rf, in_shape),
+        ]
+
+    def explain_shape(self, in_shape: Shape, out_shape: Shape) -> list[str]:
+        """Output size lines. Default: the windows' ``floor(...)`` formulas."""
+        return size_lines(self.windows(in_shape))
+
+    def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
+        """``params = ...``, ``MACs = ...``, ``buffers = ...`` lines. Default: none."""
+        return []
+
+    def explain_field(self, rf: RF, in_shape: Shape) -> list[str]:
+        """Receptive-field lines. Default: the windows' ``RF = r + (k-1)*j`` formulas."""
+        return window_field_lines(self.windows(in_shape), rf)
 
     # --- helpers for subclasses ---
 
@@ -206,6 +321,7 @@ def register(cls: LayerT) -> LayerT:
     if not cls.kind or cls.kind in _KINDS:
         raise RuntimeError(f"layer kind {cls.kind!r} is empty or registered twice")
     _KINDS[cls.kind] = cls
+    cls.model_rebuild(force=True, raise_errors=False)  # composites: once AnyLayer exists
     return cls
 
 

@@ -9,12 +9,14 @@ into a small module of ``netspec.modules`` (or a plain ``nn.Sequential``) inside
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from ..errors import NetspecError, SpecPath, fail, format_path
-from ..report import LayerReport, walk
+from ..report import LayerReport, expanded, walk
 from ..shapes import AxisRF, Shape
 from .base import RF, Layer, NonNegativeInt, ParamCount, kind_of, register
 
@@ -69,6 +71,8 @@ class Composite(Layer):
             macs=sum(row.macs for row in direct),
             rf=out_rf,
             depth=depth,
+            layer=self,
+            in_rf=rf,
         )
         return [row, *children]
 
@@ -181,6 +185,9 @@ class Sequential(Composite):
     ) -> tuple[list[LayerReport], Shape, RF]:
         return walk_field(self.layers, ("layers",), in_shape, rf, path, depth)
 
+    def chain(self) -> tuple[Layer, ...]:
+        return tuple(layer for _, layer in expanded(self.layers))
+
     def to_torch(self, in_shape: Shape, *, device: Any = None, dtype: Any = None) -> Any:
         from torch import nn
 
@@ -240,6 +247,15 @@ class Repeat(Composite):
         return walk([self], in_shape, rf, path, depth)
 
 
+@lru_cache(maxsize=256)
+def _body_strides(body: tuple[Layer, ...], in_shape: Shape) -> tuple[Fraction, ...]:
+    """A body's effective stride per axis. Cached: without it, residual blocks nested n deep
+    walk the innermost body 2^n times (each block walks its body, then again for the strides).
+    """
+    fresh = tuple(AxisRF() for _ in range(len(in_shape) - 1))
+    return tuple(axis.jump for axis in walk(body, in_shape, fresh, ())[2])
+
+
 @register
 class Residual(Composite):
     """``post(body(x) + shortcut(x))``: the residual block of ResNet.
@@ -277,8 +293,7 @@ class Residual(Composite):
 
     def _projection(self, in_shape: Shape, body_shape: Shape) -> tuple[Layer, ...]:
         rank = len(in_shape) - 1
-        _, _, body_rf = walk(self.body, in_shape, tuple(AxisRF() for _ in range(rank)), ())
-        strides = [axis.jump for axis in body_rf]
+        strides = _body_strides(self.body, in_shape)
         if rank < 1 or len(body_shape) != len(in_shape) or any(
             s.denominator != 1 for s in strides
         ):
@@ -320,10 +335,10 @@ class Residual(Composite):
     def to_torch(self, in_shape: Shape, *, device: Any = None, dtype: Any = None) -> Any:
         from torch import nn
 
-        from ..build import build_layers
+        from ..build import build_layers, known_shape_after
         from ..modules import Residual as ResidualModule
 
-        body_shape = walk(self.body, in_shape, (), ())[1]
+        body_shape = known_shape_after(self.body, in_shape) or walk(self.body, in_shape, (), ())[1]
         shortcut = self.shortcut_layers(in_shape, body_shape)
 
         def sequential(layers: Sequence[Layer], shape: Shape) -> nn.Sequential:

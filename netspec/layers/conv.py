@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..errors import fail
 from ..shapes import Shape, conv_output_size, conv_transpose_output_size, same_padding
+from ..window import Window, axis_lines, axis_names, num
 from .base import (
     RF,
     Bool,
@@ -89,6 +90,21 @@ class _ConvBase(Layer):
         """torchinfo's count: every weight and bias element once per output position."""
         return self.parameter_count(in_shape) * prod(out_shape[1:])
 
+    def channel_bias(self, in_shape: Shape) -> int:
+        return self.out_channels if self.bias else 0
+
+    def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
+        """``params = 6*(1*5*5) + 6 = 156`` (``in/groups`` when grouped), ``MACs = 156*(28*28)``."""
+        kernel = "*".join(map(str, per_axis(self.kernel_size, self.rank)))
+        inputs = f"{in_shape[0]}/{self.groups}" if self.groups > 1 else str(in_shape[0])
+        bias = f" + {self.out_channels}" if self.bias else ""
+        params = self.parameter_count(in_shape)
+        positions = "*".join(map(str, out_shape[1:]))
+        return [
+            f"params = {self.out_channels}*({inputs}*{kernel}){bias} = {params}",
+            f"MACs = {params}*({positions}) = {self.macs(in_shape, out_shape)}",
+        ]
+
     def _output(self, in_shape: Shape, sizes: list[int]) -> Shape:
         if any(size < 1 for size in sizes):
             raise fail(
@@ -154,6 +170,19 @@ class ConvNd(_ConvBase):
             )
         ]
         return self._output(in_shape, sizes)
+
+    def windows(self, in_shape: Shape) -> tuple[Window, ...]:
+        return tuple(
+            Window(n, k, s, d, left, right)
+            for n, k, s, d, (left, right) in zip(
+                in_shape[1:],
+                per_axis(self.kernel_size, self.rank),
+                per_axis(self.stride, self.rank),
+                per_axis(self.dilation, self.rank),
+                self.pads(),
+                strict=True,
+            )
+        )
 
     def _check_padding_mode(self, in_shape: Shape) -> None:
         """torch's limits for non-zero padding modes: reflect < n, circular <= n."""
@@ -239,6 +268,40 @@ class ConvTransposeNd(_ConvBase):
             )
         ]
         return self._output(in_shape, sizes)
+
+    def _axes(self) -> zip[tuple[int, int, int, int, int]]:
+        """(kernel, stride, padding, dilation, output_padding) per spatial axis."""
+        return zip(
+            per_axis(self.kernel_size, self.rank),
+            per_axis(self.stride, self.rank),
+            per_axis(self.padding, self.rank),
+            per_axis(self.dilation, self.rank),
+            per_axis(self.output_padding, self.rank),
+            strict=True,
+        )
+
+    def explain_shape(self, in_shape: Shape, out_shape: Shape) -> list[str]:
+        """``H_out = (14-1)*2 - 2*0 + 1*(2-1) + 0 + 1 = 28``."""
+        return [
+            f"{name}_out = ({n}-1)*{s} - 2*{p} + {d}*({k}-1) + {op} + 1 = {out}"
+            for name, n, out, (k, s, p, d, op) in zip(
+                axis_names(self.rank), in_shape[1:], out_shape[1:], self._axes(), strict=True
+            )
+        ]
+
+    def explain_field(self, rf: RF, in_shape: Shape) -> list[str]:
+        """``RF = 17 + (2-1)*2/2 = 18, jump = 2/2 = 1``: the jump divides by the stride."""
+        if len(rf) != self.rank or not all(axis.positional for axis in rf):
+            return []
+        values = []
+        for axis, (k, s, p, d, _) in zip(rf, self._axes(), strict=True):
+            after = axis.through_transposed(k, s, p, d)
+            taps = f"({k}-1)" if d == 1 else f"{d}*({k}-1)"
+            values.append(
+                f"{num(axis.size)} + {taps}*{num(axis.jump)}/{s} = {num(after.size)}, "
+                f"jump = {num(axis.jump)}/{s} = {num(after.jump)}"
+            )
+        return axis_lines("RF", values)
 
     def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
         if len(rf) != self.rank:

@@ -36,6 +36,7 @@ class _DropoutNd(Layer):
         unchanged (pointwise).
     """
 
+    is_dropout = True
     sample_dims: ClassVar[int | None] = None
     """The number of dims a sample must have, or None for any."""
     torch_takes_any_rank: ClassVar[bool] = False

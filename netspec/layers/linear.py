@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from math import prod
 from typing import Any, ClassVar
 
 from pydantic import Field
 
+from ..errors import fail
 from ..shapes import Shape
 from .base import RF, Bool, Layer, PositiveInt, register
 
@@ -48,7 +50,27 @@ class Linear(Layer):
     bias: Bool = Field(default=True, description="Learn an additive bias. Default: True")
 
     def infer(self, in_shape: Shape) -> dict[str, Any]:
+        if self.in_features not in (None, in_shape[-1]) and len(in_shape) > 1:
+            self._suggest_flatten(in_shape)
         return self.check_asserted({"in_features": in_shape[-1]}, in_shape)
+
+    def _suggest_flatten(self, in_shape: Shape) -> None:
+        """An asserted ``in_features`` that fits the flattened input: ``Flatten`` is missing."""
+        flat = prod(in_shape)
+        received = f"received in_features={self.in_features}"
+        if self.in_features == flat:
+            raise fail(
+                f"Linear receives {'x'.join(map(str, in_shape))}: add Flatten first; in_features "
+                f"would be {flat} ({received}, but without Flatten Linear acts on the last dim, "
+                f"{in_shape[-1]})",
+                field="in_features",
+            )
+        raise fail(
+            f"in_features follows from the input shape {list(in_shape)} and must be "
+            f"{in_shape[-1]} (Linear acts on the last dim); {received}. After Flatten it "
+            f"would be {flat}",
+            field="in_features",
+        )
 
     def output_shape(self, in_shape: Shape) -> Shape:
         self.infer(in_shape)
@@ -62,3 +84,16 @@ class Linear(Layer):
     def parameter_count(self, in_shape: Shape) -> int:
         in_features, out_features = in_shape[-1], self.out_features
         return in_features * out_features + (out_features if self.bias else 0)
+
+    def channel_bias(self, in_shape: Shape) -> int:
+        """On ``[F]`` samples the bias is one constant per feature (the channel dim)."""
+        return self.out_features if self.bias and len(in_shape) == 1 else 0
+
+    def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
+        """``params = 120*400 + 120 = 48120``; torchinfo charges one MAC per parameter."""
+        bias = f" + {self.out_features}" if self.bias else ""
+        params = self.parameter_count(in_shape)
+        return [
+            f"params = {self.out_features}*{in_shape[-1]}{bias} = {params}",
+            f"MACs = params = {self.macs(in_shape, out_shape)}",
+        ]

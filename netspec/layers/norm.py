@@ -58,6 +58,14 @@ def _affine_count(channels: int, affine: bool, bias: bool) -> int:
     return channels * (1 + bias) if affine else 0
 
 
+def _affine_lines(elements: str, count: int, bias: bool) -> list[str]:
+    """``params = 2*64 = 128`` (weight and bias), ``MACs = params = 128`` (torchinfo's count)."""
+    if not count:
+        return []
+    factor = "2*" if bias else ""
+    return [f"params = {factor}{elements} = {count}", f"MACs = params = {count}"]
+
+
 def _without_default_bias(kwargs: dict[str, Any]) -> dict[str, Any]:
     """``bias`` is recent in torch's batch, instance and group norms (pytorch#176573): pass it
     only when it is False, so that older torch versions still build the default."""
@@ -76,6 +84,7 @@ class _NormNd(Layer):
 
     rank: ClassVar[int] = 2
     inferred: ClassVar[tuple[str, ...]] = ("num_features",)
+    is_normalization = True
 
     num_features: PositiveInt | None = Field(
         default=None, description="Channels C. Inferred from the incoming shape."
@@ -114,6 +123,21 @@ class _NormNd(Layer):
     def buffer_count(self, in_shape: Shape) -> int:
         """``2 C + 1`` (running mean, running variance, batches tracked) when tracking."""
         return 2 * in_shape[0] + 1 if self.track_running_stats else 0
+
+    def uses_running_stats(self) -> bool:
+        return self.track_running_stats
+
+    def cancels_channel_bias(self, in_shape: Shape) -> bool:
+        """Each channel's mean is subtracted (over the batch and, for instance norm, the
+        positions), so a constant added per channel before it changes nothing."""
+        return True
+
+    def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
+        """``params = 2*64 = 128``; ``buffers = 2*64 + 1 = 129`` when tracking statistics."""
+        lines = _affine_lines(str(in_shape[0]), self.parameter_count(in_shape), self.bias)
+        if self.track_running_stats:
+            lines.insert(1, f"buffers = 2*{in_shape[0]} + 1 = {self.buffer_count(in_shape)}")
+        return lines
 
 
 class _BatchNorm(_NormNd):
@@ -229,6 +253,10 @@ class _InstanceNorm(_NormNd):
             )
         return self.check_asserted({"num_features": in_shape[0]}, in_shape)
 
+    def cancels_channel_bias(self, in_shape: Shape) -> bool:
+        """Not on one dim fewer, where each sample is normalised over all its values."""
+        return len(in_shape) == self.rank + 1
+
 
 @register
 class InstanceNorm1d(_InstanceNorm):
@@ -268,6 +296,7 @@ class GroupNorm(Layer):
     """
 
     kind = "GroupNorm"
+    is_normalization = True
     inferred: ClassVar[tuple[str, ...]] = ("num_channels",)
 
     num_groups: PositiveInt = Field(description="Number of groups; must divide the channels.")
@@ -307,6 +336,13 @@ class GroupNorm(Layer):
     def torch_kwargs(self, in_shape: Shape) -> dict[str, Any]:
         return _without_default_bias(super().torch_kwargs(in_shape))
 
+    def cancels_channel_bias(self, in_shape: Shape) -> bool:
+        """Only with one channel per group is each channel's own mean subtracted."""
+        return self.num_groups == in_shape[0]
+
+    def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
+        return _affine_lines(str(in_shape[0]), self.parameter_count(in_shape), self.bias)
+
 
 NormalizedShape = PositiveInt | Annotated[tuple[PositiveInt, ...], Field(min_length=1)]
 
@@ -333,6 +369,7 @@ class LayerNorm(Layer):
     """
 
     kind = "LayerNorm"
+    is_normalization = True
 
     normalized_shape: NormalizedShape | None = Field(
         default=None,
@@ -375,6 +412,13 @@ class LayerNorm(Layer):
             return 0
         size = prod(self.normalized_dims(in_shape))
         return 2 * size if self.bias else size
+
+    def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
+        """``params = 2*(7*7) = 98``: a weight (and bias) per normalised element."""
+        elements = "*".join(map(str, self.normalized_dims(in_shape)))
+        if "*" in elements:
+            elements = f"({elements})"
+        return _affine_lines(elements, self.parameter_count(in_shape), self.bias)
 
 
 @register

@@ -8,13 +8,13 @@ at least as large as the kernel on every axis.
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, Strict, field_validator, model_validator
 
 from ..errors import fail
-from ..shapes import AxisRF, Shape, adaptive_windows, pool_output_size
+from ..shapes import AxisRF, Shape, even_adaptive_window, pool_output_size
+from ..window import Window, axis_lines, axis_names, whole_field
 from .base import (
     RF,
     Bool,
@@ -127,6 +127,19 @@ class _WindowPoolNd(Layer):
 
     def _check_input(self, in_shape: Shape) -> None:
         """A further check of the input sizes that some kinds make. Default: none."""
+
+    def windows(self, in_shape: Shape) -> tuple[Window, ...]:
+        return tuple(
+            Window(n, k, s, d, p, p, self.ceil_mode)
+            for n, k, s, p, d in zip(
+                in_shape[1:],
+                self.kernels(),
+                self.strides(),
+                self.paddings(),
+                self.dilations(),
+                strict=True,
+            )
+        )
 
     def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
         if len(rf) != self.rank:
@@ -246,6 +259,29 @@ class _AdaptivePoolNd(Layer):
             for axis, n, m in zip(rf, in_shape[1:], self.output_sizes(in_shape), strict=True)
         )
 
+    def explain_shape(self, in_shape: Shape, out_shape: Shape) -> list[str]:
+        """``H_out = output_size = 1``."""
+        return [
+            f"{name}_out = output_size = {m}"
+            for name, m in zip(axis_names(self.rank), self.output_sizes(in_shape), strict=True)
+        ]
+
+    def explain_field(self, rf: RF, in_shape: Shape) -> list[str]:
+        """An evenly sliding window's ``RF = r + (w-1)*j``, else the whole axis."""
+        if len(rf) != self.rank or not all(axis.positional for axis in rf):
+            return []
+        values = []
+        for axis, n, m in zip(rf, in_shape[1:], self.output_sizes(in_shape), strict=True):
+            window = _even_window(n, m)
+            values.append(window.explain_field(axis) if window else whole_field(axis, n))
+        return axis_lines("RF", values)
+
+
+def _even_window(size: int, out: int) -> Window | None:
+    """Adaptive windows of one width and step, as an ordinary window; None when uneven or 1."""
+    even = even_adaptive_window(size, out)
+    return Window(size, *even) if even else None
+
 
 def _adaptive_axis(axis: AxisRF, size: int, out: int) -> AxisRF:
     """One axis through adaptive pooling of ``size`` inputs to ``out`` outputs."""
@@ -253,11 +289,9 @@ def _adaptive_axis(axis: AxisRF, size: int, out: int) -> AxisRF:
         return axis.whole(size)
     if not axis.positional:
         return axis
-    windows = adaptive_windows(size, out)
-    widths = {end - start for start, end in windows}
-    steps = {b[0] - a[0] for a, b in pairwise(windows)}
-    if len(widths) == 1 and len(steps) == 1:  # evenly sliding: an ordinary window
-        return axis.through_window(widths.pop(), steps.pop(), 0, 1)
+    even = even_adaptive_window(size, out)
+    if even:  # evenly sliding: an ordinary window
+        return axis.through_window(even[0], even[1], 0, 1)
     return axis.whole(size)  # uneven windows have no single jump: bound by the whole axis
 
 

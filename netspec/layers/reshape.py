@@ -19,6 +19,7 @@ from pydantic import Field, field_validator
 
 from ..errors import SpecError, fail
 from ..shapes import Shape
+from ..window import whole_field_lines
 from .base import RF, Layer, StrictInt, register
 
 __all__ = ["Flatten", "Unflatten"]
@@ -107,6 +108,23 @@ class Flatten(Layer):
             axis.whole(in_shape[dim]) if first <= dim <= last else axis
             for dim, axis in enumerate(rf, start=1)
         )
+
+    def explain_shape(self, in_shape: Shape, out_shape: Shape) -> list[str]:
+        """``out = 16*5*5 = 400``: the merged dims multiply."""
+        first, last = self.merged(in_shape)
+        if first == last:
+            return []
+        sizes = "*".join(map(str, in_shape[first : last + 1]))
+        return [f"out = {sizes} = {prod(in_shape[first : last + 1])}"]
+
+    def explain_field(self, rf: RF, in_shape: Shape) -> list[str]:
+        """Each merged spatial axis is seen whole: ``RF = 16 + (5-1)*4 = 32, whole axis``."""
+        first, last = self.merged(in_shape)
+        if first == last or len(in_shape) != len(rf) + 1:
+            return []
+        dims = range(1, len(in_shape))
+        extents = [in_shape[dim] if first <= dim <= last else None for dim in dims]
+        return whole_field_lines(rf, extents)
 
 
 UnflattenedSize = Annotated[tuple[StrictInt, ...], Field(min_length=1)]

@@ -8,17 +8,30 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, Strict, model_validator
+from pydantic import AfterValidator, Field, Strict, model_validator
 
 from ..errors import fail
 from ..shapes import Shape, upsample_output_size
-from .base import RF, Bool, Layer, PositiveInt, per_axis, register, spatial_layout
+from ..window import axis_names
+from .base import MAX_INT, RF, Bool, Layer, PositiveInt, per_axis, register, spatial_layout
 
 __all__ = ["Upsample"]
 
-PositiveFloat = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
+
+def _at_most_max_int(value: float) -> float:
+    """Bounded so that ``n * scale`` stays a finite double (1e308 would overflow to inf)."""
+    if value > MAX_INT:
+        raise ValueError(f"Input should be at most 2^48 = {MAX_INT:,}; received {value:g}")
+    return value
+
+
+PositiveFloat = Annotated[
+    float, Strict(), Field(gt=0, allow_inf_nan=False), AfterValidator(_at_most_max_int)
+]
 # A single scale_factor may be 0: torch's Upsample then reads it as not given.
-NonNegativeFloat = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[
+    float, Strict(), Field(ge=0, allow_inf_nan=False), AfterValidator(_at_most_max_int)
+]
 Mode = Literal["nearest", "linear", "bilinear", "bicubic", "trilinear", "nearest-exact"]
 
 # Spatial axes each mode accepts (torch: "Got 4D input, but linear mode needs 3D input").
@@ -159,6 +172,18 @@ class Upsample(Layer):
                 field="scale_factor",
             )
         return (in_shape[0], *sizes)
+
+    def explain_shape(self, in_shape: Shape, out_shape: Shape) -> list[str]:
+        """``H_out = floor(14*2.0) = 28``, or ``H_out = size = 28``."""
+        names = axis_names(len(in_shape) - 1)
+        scales = self.scale_factors(len(in_shape) - 1)
+        if not scales:
+            sizes = zip(names, out_shape[1:], strict=True)
+            return [f"{name}_out = size = {out}" for name, out in sizes]
+        return [
+            f"{name}_out = floor({n}*{scale}) = {out}"
+            for name, n, scale, out in zip(names, in_shape[1:], scales, out_shape[1:], strict=True)
+        ]
 
     def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
         spatial = len(in_shape) - 1
