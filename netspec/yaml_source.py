@@ -142,9 +142,32 @@ def _compose(text: str, file: str | None) -> Node | None:
         raise SpecError(Problem(message, (), file, line, column)) from None
     except yaml.YAMLError as error:
         raise SpecError(Problem(f"not readable as YAML: {error}", file=file)) from None
+    except RecursionError:  # the composer recurses once per level: ~900 levels exhaust the stack
+        raise LimitError(_too_deep(text, file)) from None
     finally:
         loader.dispose()
     return root
+
+
+def _too_deep(text: str, file: str | None) -> Problem:
+    """Where collections first nest deeper than ``MAX_DEPTH``, from the Python parser's events
+    (a state machine, no recursion), for text too deep for the composer to reach the walker."""
+    parser = _ComposeOnly(text)
+    depth = 0
+    message = f"spec nests deeper than {MAX_DEPTH} levels"
+    try:
+        while (event := parser.get_event()) is not None:  # type: ignore[no-untyped-call]
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH and (mark := event.start_mark) is not None:
+                    return Problem(message, (), file, mark.line + 1, mark.column + 1)
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    finally:
+        parser.dispose()
+    return Problem(message, file=file)
 
 
 Positions = dict[SpecPath, tuple[int, int] | None]

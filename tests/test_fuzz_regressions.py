@@ -62,3 +62,26 @@ def test_deeply_nested_dict_is_a_limit_error() -> None:
         layers = [layers]
     with pytest.raises(LimitError, match="deeper than 64 levels"):
         netspec.load({"input": [3], "layers": layers})
+
+
+
+@pytest.mark.parametrize(("opening", "closing"), [
+    ("- ", ""),        # block sequences: two characters a level
+    ("[", "]"),        # flow sequences
+    ("{a: ", "}"),     # flow mappings
+    ("[é, ", "]"),     # non-ASCII: the pure-Python parser, not libyaml
+])
+def test_yaml_nested_past_the_composers_stack_is_a_located_limit_error(
+    opening: str, closing: str
+) -> None:
+    """Raised RecursionError: PyYAML's composer recurses once per level (~900 levels), before
+    netspec's walker could count them. Now the 65th collection is reported where it opens: the
+    root mapping is the 1st, the one at column 3 of line 3 the 2nd, so the 65th opens 63
+    openings further right."""
+    levels = 5000
+    nesting = opening * levels + ("ReLU" if not closing else "1" if "a" in opening else "")
+    nesting += closing * levels
+    with pytest.raises(LimitError, match="deeper than 64 levels") as caught:
+        netspec.load(f"input: [3, 8, 8]\nlayers:\n  {nesting}\n")
+    [problem] = caught.value.problems
+    assert (problem.line, problem.column) == (3, 3 + 63 * len(opening))
