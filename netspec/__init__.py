@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from .build import build
     from .diagram import draw
     from .exporter import export
+    from .inputs import input_sizes
     from .json_schema import schema
+    from .lints import lint
     from .roundtrip import from_module
     from .summary import Summary, summary
     from .weights import init_weights
@@ -48,7 +50,9 @@ __all__ = [
     "export",
     "from_module",
     "init_weights",
+    "input_sizes",
     "layers",
+    "lint",
     "load",
     "schema",
     "summary",
@@ -56,7 +60,8 @@ __all__ = [
 
 # Imported on first use (torch, or work that ``check`` never needs): name -> its module.
 _LAZY = {"draw": "diagram", "export": "exporter", "from_module": "roundtrip",
-         "init_weights": "weights", "schema": "json_schema"}
+         "init_weights": "weights", "input_sizes": "inputs", "lint": "lints",
+         "schema": "json_schema"}
 
 
 def __getattr__(name: str) -> Any:

@@ -10,14 +10,19 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterator
 from functools import cache
-from typing import Annotated, Any, ClassVar, NamedTuple, TypeVar
+from typing import Annotated, Any, ClassVar, NamedTuple, TypeVar, Union
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    PlainValidator,
+    SerializeAsAny,
     Strict,
+    Tag,
+    TypeAdapter,
     field_validator,
     model_validator,
 )
@@ -74,8 +79,8 @@ class Layer(BaseModel):
       is checked against the inferred one.
     """
 
-    # Abstract bases (this one, ConvNd, _WindowPoolNd...) never validate anything: their schema
-    # is built on first use, if ever; ``register`` builds each kind's at once.
+    # Every schema is built on first use: a kind's when a spec first names it (``AnyLayer``),
+    # abstract bases (this one, ConvNd, _WindowPoolNd...) never.
     model_config = ConfigDict(
         extra="forbid", frozen=True, revalidate_instances="never", defer_build=True
     )
@@ -321,7 +326,6 @@ def register(cls: LayerT) -> LayerT:
     if not cls.kind or cls.kind in _KINDS:
         raise RuntimeError(f"layer kind {cls.kind!r} is empty or registered twice")
     _KINDS[cls.kind] = cls
-    cls.model_rebuild(force=True, raise_errors=False)  # composites: once AnyLayer exists
     return cls
 
 
@@ -337,6 +341,68 @@ def kind_of(name: str) -> type[Layer]:
     guess = did_you_mean(name, _KINDS)
     hint = f"; did you mean {guess}?" if guess else "; `netspec layers` lists the kinds"
     raise fail(f"unknown layer kind {name!r}{hint}")
+
+
+def _entry_kind(value: Any) -> str | None:
+    """Which kind a spec entry names: ``ReLU``, ``{Conv2d: {...}}`` or an instance."""
+    if isinstance(value, Layer):
+        return value.kind
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        key = next(iter(value))
+        return key if isinstance(key, str) else None
+    return None
+
+
+def _check_entry(value: Any) -> str:
+    """The kind a well-formed entry names; a ``ValueError`` that shows the accepted forms."""
+    if isinstance(value, dict):
+        if len(value) != 1:
+            keys = ", ".join(repr(key) for key in value) or "nothing"
+            raise ValueError(
+                "a layer is a bare kind name or a one-key mapping `Kind: {args}`; received a "
+                f"mapping with keys {keys} (indent the arguments under the kind)"
+            )
+        kind, args = next(iter(value.items()))
+        if args is not None and not isinstance(args, dict):
+            raise ValueError(
+                f"the arguments of {kind} must be a mapping such as `{kind}: {{...}}`; "
+                f"received {args!r}"
+            )
+    elif not isinstance(value, str):
+        raise ValueError(
+            f"a layer is a bare kind name or a one-key mapping `Kind: {{args}}`; received {value!r}"
+        )
+    else:
+        kind = value
+    if str(kind) not in _KINDS:  # pydantic wants ValueError: the message of kind_of's SpecError
+        try:
+            kind_of(str(kind))
+        except Exception as error:
+            raise ValueError(str(error.args[0]).split(": ", 1)[-1]) from None
+    return str(kind)
+
+
+@cache
+def _entry_adapter(kind: str) -> TypeAdapter[Layer]:
+    """Validates an entry of one kind: a tagged union of that one member, so that pydantic puts
+    the kind into each error's location (``layers[3].Conv2d.kernel_size``). Built when a spec
+    first names the kind: importing netspec builds no schema, and a spec pays for its kinds."""
+    _KINDS[kind].model_rebuild()  # the class's own schema first: its instances dump themselves
+    members = tuple(Annotated[cls, Tag(kind)] for cls in (_KINDS[kind],))
+    return TypeAdapter(Annotated[Union[members], Discriminator(_entry_kind)])  # noqa: UP007
+
+
+def validate_entry(value: Any) -> Layer:
+    """A spec entry (bare name, ``Kind: {args}``, or an instance) as its kind's instance."""
+    if isinstance(value, Layer):
+        return value
+    return _entry_adapter(_check_entry(value)).validate_python(value)
+
+
+AnyLayer = Annotated[SerializeAsAny[Layer], PlainValidator(validate_entry)]
+"""A spec entry of any registered kind; composite kinds and ``Spec`` hold lists of them."""
 
 
 LAYOUTS = {1: "[C]", 2: "[C, L]", 3: "[C, H, W]", 4: "[C, D, H, W]"}

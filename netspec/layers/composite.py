@@ -11,17 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from ..errors import NetspecError, SpecPath, fail, format_path
 from ..report import LayerReport, expanded, walk
 from ..shapes import AxisRF, Shape
-from .base import RF, Layer, NonNegativeInt, ParamCount, kind_of, register
-
-if TYPE_CHECKING:
-    AnyLayer = Layer
+from .base import RF, AnyLayer, Layer, NonNegativeInt, ParamCount, kind_of, register
 
 __all__ = ["Parallel", "Repeat", "Residual", "Sequential"]
 
