@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..errors import fail
-from ..shapes import Shape, conv_output_size, conv_transpose_output_size, same_padding
+from ..shapes import Shape, conv_transpose_output_size, same_padding
 from ..window import Window, axis_lines, axis_names, num
 from .base import (
     RF,
@@ -158,18 +158,7 @@ class ConvNd(_ConvBase):
     def output_shape(self, in_shape: Shape) -> Shape:
         self.infer(in_shape)
         self._check_padding_mode(in_shape)
-        sizes = [
-            conv_output_size(n, k, s, left + right, d)
-            for n, k, s, d, (left, right) in zip(
-                in_shape[1:],
-                per_axis(self.kernel_size, self.rank),
-                per_axis(self.stride, self.rank),
-                per_axis(self.dilation, self.rank),
-                self.pads(),
-                strict=True,
-            )
-        ]
-        return self._output(in_shape, sizes)
+        return self._output(in_shape, [window.output for window in self.windows(in_shape)])
 
     def windows(self, in_shape: Shape) -> tuple[Window, ...]:
         return tuple(

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field, Strict, field_validator, model_validator
 
 from ..errors import fail
-from ..shapes import AxisRF, Shape, even_adaptive_window, pool_output_size
+from ..shapes import AxisRF, Shape, even_adaptive_window
 from ..window import Window, axis_lines, axis_names, whole_field
 from .base import (
     RF,
@@ -105,17 +105,7 @@ class _WindowPoolNd(Layer):
     def output_shape(self, in_shape: Shape) -> Shape:
         self.infer(in_shape)
         self._check_input(in_shape)
-        sizes = [
-            pool_output_size(n, k, s, p, d, self.ceil_mode)
-            for n, k, s, p, d in zip(
-                in_shape[1:],
-                self.kernels(),
-                self.strides(),
-                self.paddings(),
-                self.dilations(),
-                strict=True,
-            )
-        ]
+        sizes = [window.output for window in self.windows(in_shape)]
         if any(size < 1 for size in sizes):
             window = ", ".join(f"{key}={getattr(self, key)}" for key in self.window_fields)
             raise fail(
