@@ -229,7 +229,7 @@ def _annotation_schema(
     annotation: Any, metadata: list[Any], layer_ref: str, definitions: SchemaDict
 ) -> SchemaDict:
     if not _mentions_layer(annotation):
-        target = Annotated[(annotation, *metadata)] if metadata else annotation
+        target: Any = Annotated[(annotation, *metadata)] if metadata else annotation
         converted: SchemaDict = _draft_07(TypeAdapter(target).json_schema(), definitions)
         return converted
     origin, args = get_origin(annotation), get_args(annotation)

@@ -391,7 +391,8 @@ def _entry_adapter(kind: str) -> TypeAdapter[Layer]:
     first names the kind: importing netspec builds no schema, and a spec pays for its kinds."""
     _KINDS[kind].model_rebuild()  # the class's own schema first: its instances dump themselves
     members = tuple(Annotated[cls, Tag(kind)] for cls in (_KINDS[kind],))
-    return TypeAdapter(Annotated[Union[members], Discriminator(_entry_kind)])  # noqa: UP007
+    entry: Any = Annotated[Union[members], Discriminator(_entry_kind)]  # noqa: UP007
+    return TypeAdapter(entry)
 
 
 def validate_entry(value: Any) -> Layer:
