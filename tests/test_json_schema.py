@@ -236,6 +236,23 @@ def test_schema_level_mistakes_of_the_corpus_fail_the_schema(
     assert problems(validator, data), f"{path.name}: the schema accepts a schema-level mistake"
 
 
+SCHEMA_LEVEL_BY_NAME = (
+    "unknown_kind", "wrong_case_kind", "unknown_argument", "wrong_case_argument",
+    "missing_required", "missing_input", "unknown_top_level_key", "wrong_type_bool",
+    "wrong_type_float", "wrong_type_string", "yes_is_not_a_bool", "zero_size", "negative_size",
+)
+"""Corpus specs whose one mistake is, by its name, a wrong name, type, sign or missing key."""
+
+
+@pytest.mark.skipif(not bad_spec_files(), reason="no tests/bad_specs corpus")
+def test_the_corpus_check_above_is_not_vacuous() -> None:
+    """The skips above must not hide the cases the schema exists for."""
+    for name in SCHEMA_LEVEL_BY_NAME:
+        path = BAD_SPECS / f"{name}.yaml"
+        data, _ = read(path)
+        assert _schema_level(data, path), f"{name} is not classified as a schema-level mistake"
+
+
 # --- the command ---
 
 
