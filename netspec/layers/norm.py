@@ -18,7 +18,7 @@ accepts only what then runs for every batch size (see ``InstanceNorm1d``).
 from __future__ import annotations
 
 from math import prod
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator
 
@@ -74,7 +74,34 @@ def _without_default_bias(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-class _NormNd(Layer):
+class _ChannelAffine(Layer):
+    """Normalisations with a per-channel ``weight`` and ``bias``: the shape is unchanged, the
+    parameters are ``2 C`` when ``affine`` (``C`` with ``bias: false``), and torch is given
+    ``bias`` only when it differs from its default."""
+
+    is_normalization = True
+
+    if TYPE_CHECKING:  # declared by each kind, in torch's argument order
+        affine: bool
+        bias: bool
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        self.infer(in_shape)
+        return in_shape
+
+    def parameter_count(self, in_shape: Shape) -> int:
+        """``2 C`` (weight and bias) when ``affine``; ``C`` without ``bias``."""
+        return _affine_count(in_shape[0], self.affine, self.bias)
+
+    def torch_kwargs(self, in_shape: Shape) -> dict[str, Any]:
+        return _without_default_bias(super().torch_kwargs(in_shape))
+
+    def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
+        """``params = 2*64 = 128``."""
+        return _affine_lines(str(in_shape[0]), self.parameter_count(in_shape), self.bias)
+
+
+class _NormNd(_ChannelAffine):
     """What batch and instance normalisation share: per-channel affine and running statistics.
 
     ``weight`` and ``bias`` have C elements each when ``affine``; the buffers are
@@ -84,7 +111,6 @@ class _NormNd(Layer):
 
     rank: ClassVar[int] = 2
     inferred: ClassVar[tuple[str, ...]] = ("num_features",)
-    is_normalization = True
 
     num_features: PositiveInt | None = Field(
         default=None, description="Channels C. Inferred from the incoming shape."
@@ -109,17 +135,6 @@ class _NormNd(Layer):
         _expect_dims(self, in_shape, self.sample_dims())
         return self.check_asserted({"num_features": in_shape[0]}, in_shape)
 
-    def output_shape(self, in_shape: Shape) -> Shape:
-        self.infer(in_shape)
-        return in_shape
-
-    def parameter_count(self, in_shape: Shape) -> int:
-        """``2 C`` (weight and bias) when ``affine``; ``C`` without ``bias``."""
-        return _affine_count(in_shape[0], self.affine, self.bias)
-
-    def torch_kwargs(self, in_shape: Shape) -> dict[str, Any]:
-        return _without_default_bias(super().torch_kwargs(in_shape))
-
     def buffer_count(self, in_shape: Shape) -> int:
         """``2 C + 1`` (running mean, running variance, batches tracked) when tracking."""
         return 2 * in_shape[0] + 1 if self.track_running_stats else 0
@@ -134,7 +149,7 @@ class _NormNd(Layer):
 
     def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
         """``params = 2*64 = 128``; ``buffers = 2*64 + 1 = 129`` when tracking statistics."""
-        lines = _affine_lines(str(in_shape[0]), self.parameter_count(in_shape), self.bias)
+        lines = super().explain_counts(in_shape, out_shape)
         if self.track_running_stats:
             lines.insert(1, f"buffers = 2*{in_shape[0]} + 1 = {self.buffer_count(in_shape)}")
         return lines
@@ -277,7 +292,7 @@ class InstanceNorm3d(_InstanceNorm):
 
 
 @register
-class GroupNorm(Layer):
+class GroupNorm(_ChannelAffine):
     """Group normalisation, exactly ``torch.nn.GroupNorm``: the C channels are split into
     ``num_groups`` groups, each normalised over its channels and all positions.
 
@@ -296,7 +311,6 @@ class GroupNorm(Layer):
     """
 
     kind = "GroupNorm"
-    is_normalization = True
     inferred: ClassVar[tuple[str, ...]] = ("num_channels",)
 
     num_groups: PositiveInt = Field(description="Number of groups; must divide the channels.")
@@ -326,22 +340,9 @@ class GroupNorm(Layer):
             )
         return self.check_asserted({"num_channels": channels}, in_shape)
 
-    def output_shape(self, in_shape: Shape) -> Shape:
-        self.infer(in_shape)
-        return in_shape
-
-    def parameter_count(self, in_shape: Shape) -> int:
-        return _affine_count(in_shape[0], self.affine, self.bias)
-
-    def torch_kwargs(self, in_shape: Shape) -> dict[str, Any]:
-        return _without_default_bias(super().torch_kwargs(in_shape))
-
     def cancels_channel_bias(self, in_shape: Shape) -> bool:
         """Only with one channel per group is each channel's own mean subtracted."""
         return self.num_groups == in_shape[0]
-
-    def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
-        return _affine_lines(str(in_shape[0]), self.parameter_count(in_shape), self.bias)
 
 
 NormalizedShape = PositiveInt | Annotated[tuple[PositiveInt, ...], Field(min_length=1)]
