@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Collection, Sequence
 from dataclasses import replace
+from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin
 
@@ -84,7 +85,7 @@ def _add_summary(commands: Commands) -> None:
         "summary", help="the per-layer table, confirmed by torchinfo",
         description="Shapes, parameters, MACs and receptive field per layer, and the totals.",
     )
-    summary.add_argument("spec", metavar="SPEC", help="a spec file (YAML)")
+    summary.add_argument("spec", type=Path, metavar="SPEC", help="a spec file (YAML)")
     summary.add_argument(
         "--input", type=input_shape, metavar="SHAPE",
         help="one input sample's shape, replacing the spec's input: 3x224x224",
@@ -123,7 +124,7 @@ def _add_check(commands: Commands) -> None:
         "check", help="validate and analyse specs without importing torch",
         description="Validate and analyse each spec. Exit 0 when all are clean, 1 otherwise.",
     )
-    check.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (YAML)")
+    check.add_argument("specs", nargs="+", type=Path, metavar="SPEC", help="spec files (YAML)")
     check.add_argument(
         "--format", choices=("text", "json"), default="text",
         help="text: one line per spec, problems on stderr; json: the list of problems",
@@ -147,8 +148,9 @@ def _add_diff(commands: Commands) -> None:
         description="Compare shapes, parameters, MACs and receptive fields layer by layer, and "
         "the totals: two specs (A B), or one spec with --set-a/--set-b/--input-a/--input-b.",
     )
-    diff.add_argument("a", metavar="A", help="a spec file (YAML)")
-    diff.add_argument("b", nargs="?", metavar="B", help="a second spec file (default: A)")
+    diff.add_argument("a", type=Path, metavar="A", help="a spec file (YAML)")
+    diff.add_argument("b", nargs="?", type=Path, metavar="B",
+                      help="a second spec file (default: A)")
     _add_set(diff)
     for side in "ab":
         diff.add_argument(

@@ -47,7 +47,7 @@ def add_commands(commands: Commands) -> None:
         description="Build the spec's model (eval mode), export it with a dynamic batch "
         "dimension, load the artefact back and compare its output with the model's.",
     )
-    export.add_argument("spec", metavar="SPEC", help="a spec file (YAML)")
+    export.add_argument("spec", type=Path, metavar="SPEC", help="a spec file (YAML)")
     export.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="model.pt2 (torch.export) or model.onnx (needs netspec[onnx])")
     export.add_argument("--input", type=input_shape, metavar="SHAPE",
@@ -71,7 +71,7 @@ def add_commands(commands: Commands) -> None:
         description="Draw the network top to bottom: one box per layer with its kind, key "
         "arguments, output shape and receptive field; branches side by side.",
     )
-    draw.add_argument("spec", metavar="SPEC", help="a spec file (YAML)")
+    draw.add_argument("spec", type=Path, metavar="SPEC", help="a spec file (YAML)")
     draw.add_argument("-o", "--output", metavar="FILE",
                       help="write it here (.svg, .mmd), not to stdout")
     draw.add_argument("--format", choices=("svg", "mermaid"),

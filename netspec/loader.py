@@ -21,11 +21,11 @@ SpecSource = str | os.PathLike[str] | dict[str, Any] | Spec
 def load(source: SpecSource, *, params: Mapping[str, Any] | None = None) -> Spec:
     """A validated spec from a path, YAML text, a dict, or a ``Spec``.
 
-    A ``str`` is read as a path when it names a file or ends in ``.yaml``/``.yml``, else as YAML
-    text. ``params`` overrides the spec's top-level ``params:`` (as ``--set`` does). Blocks and
-    parameter references are expanded first; schema mistakes are then reported together, and
-    the shapes are checked layer by layer (without torch), so a spec that loads is one that
-    builds. Raises ``SpecError``.
+    A ``str`` is read as a path when it names a file or directory or ends in ``.yaml``/``.yml``,
+    else as YAML text (a ``pathlib.Path`` is always a path). ``params`` overrides the spec's
+    top-level ``params:`` (as ``--set`` does). Blocks and parameter references are expanded
+    first; schema mistakes are then reported together, and the shapes are checked layer by
+    layer (without torch), so a spec that loads is one that builds. Raises ``SpecError``.
     """
     if isinstance(source, Spec):
         if params:
@@ -69,7 +69,7 @@ def validate(data: Any, source: SourceMap) -> Spec:
 def _looks_like_path(text: str) -> bool:
     if "\n" in text or len(text) > 4096:
         return False
-    return text.endswith((".yaml", ".yml")) or os.path.isfile(text)
+    return text.endswith((".yaml", ".yml")) or os.path.isfile(text) or os.path.isdir(text)
 
 
 def _read_file(path: Path) -> str:

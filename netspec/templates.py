@@ -84,7 +84,8 @@ class _Expander:
         for name in overrides:
             if name not in raw:
                 guess = did_you_mean(name, raw)
-                hint = f"; did you mean {guess}?" if guess else f"; defined: {', '.join(raw)}"
+                defined = f"defined: {', '.join(raw)}" if raw else "the spec has no `params:`"
+                hint = f"; did you mean {guess}?" if guess else f"; {defined}"
                 raise self.error(f"cannot set unknown parameter {name!r}{hint}", ("params",))
         merged = {**raw, **overrides}
         scope: Scope = {}

@@ -291,3 +291,28 @@ def test_confirmation_error_is_reported_as_a_bug_without_traceback(
     assert "this is a netspec bug" in captured.err
     assert "parameters: netspec 225, torch 224" in captured.err
     assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("command", ["check", "summary", "diff", "draw"])
+def test_a_spec_argument_is_always_a_file(command: str, tmp_path: Path) -> None:
+    """A directory, or a missing file whose name does not end in .yaml, was read as YAML text
+    ('a spec is a mapping ...; received a str'); a spec argument is a path."""
+    missing = tmp_path / "model.txt"
+    for path, message in ((tmp_path, "is a directory, not a spec file"),
+                          (missing, "no such spec file")):
+        extra = [str(path)] if command == "diff" else []  # diff compares two
+        result = run(command, str(path), *extra)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr == f"{path}: {message}\n"
+
+
+def test_setting_a_parameter_of_a_spec_without_params_says_so() -> None:
+    result = run("check", "specs/lenet5.yaml", "--set", "width=32")
+    assert result.returncode == 1
+    assert result.stderr == ("specs/lenet5.yaml: params: cannot set unknown parameter 'width'; "
+                             "the spec has no `params:`\n")
+
+
+def test_load_names_a_directory_given_as_text(tmp_path: Path) -> None:
+    with pytest.raises(netspec.SpecError, match="is a directory, not a spec file"):
+        netspec.load(str(tmp_path))
