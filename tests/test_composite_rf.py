@@ -280,3 +280,35 @@ layers:
     (problem,) = error.problems
     assert problem.line == 3
     assert "shortcut" in problem.message and "misaligned" in problem.message
+
+
+ONE_PIXEL_STRIDED = """\
+input: [8, 1, 1]
+layers:
+  - Residual:
+      shortcut: {shortcut}
+      body:
+        - Conv2d: {{out_channels: 8, kernel_size: 3, stride: 2, padding: 1}}
+"""
+
+
+def test_auto_projects_a_strided_body_even_where_the_shape_is_kept() -> None:
+    """torchvision's BasicBlock projects whenever stride != 1. On a 1x1 map a stride-2 body
+    keeps the shape; `auto` took that for identity, and the fields then disagreed on the jump
+    (an error for a block torch runs). By hand: body 8*8*3*3 + 8 = 584, projection 8*8 = 64 and
+    its batch norm 2*8 = 16."""
+    spec = netspec.load(ONE_PIXEL_STRIDED.format(shortcut="auto"))
+    assert netspec.analyze(spec).params == 584 + 64 + 16
+    shortcut = netspec.build(spec)[0].shortcut
+    assert isinstance(shortcut[0], nn.Conv2d) and shortcut[0].stride == (2, 2)
+    assert isinstance(shortcut[1], nn.BatchNorm2d)
+
+
+def test_if_same_has_no_shortcut_for_a_strided_body_even_where_the_shape_is_kept() -> None:
+    """MobileNetV2 adds the input only when stride == 1 and channels match."""
+    spec = netspec.load(ONE_PIXEL_STRIDED.format(shortcut="if_same"))
+    assert netspec.analyze(spec).params == 584
+    block = netspec.build(spec)[0]
+    assert block.shortcut is None
+    x = torch.randn(2, 8, 1, 1)
+    torch.testing.assert_close(block(x), block.body(x))

@@ -257,9 +257,10 @@ def _body_strides(body: tuple[Layer, ...], in_shape: Shape) -> tuple[Fraction, .
 class Residual(Composite):
     """``post(body(x) + shortcut(x))``: the residual block of ResNet.
 
-    ``shortcut``: ``identity``; ``auto`` (identity when the body keeps the shape, else ResNet's
-    projection: a 1x1 convolution carrying the body's stride, no bias, then batch norm);
-    ``if_same`` (identity when shapes match, else no shortcut: MobileNetV2); or a layer list.
+    ``shortcut``: ``identity``; ``auto`` (identity when the body keeps the shape and has stride
+    1, else ResNet's projection: a 1x1 convolution carrying the body's stride, no bias, then
+    batch norm); ``if_same`` (identity when the body keeps the shape and has stride 1, else no
+    shortcut: MobileNetV2); or a layer list.
     Shape: the body's; the shortcut must produce the same shape.
     Receptive field: the widest of body and shortcut; both must share jump and centre.
     Example::
@@ -282,11 +283,18 @@ class Residual(Composite):
         """The shortcut as layers: () for identity, None for no shortcut at all."""
         if not isinstance(self.shortcut, str):
             return self.shortcut
-        if self.shortcut == "identity" or in_shape == body_shape:
+        if self.shortcut == "identity" or self._keeps_input(in_shape, body_shape):
             return ()
         if self.shortcut == "if_same":
             return None
         return self._projection(in_shape, body_shape)
+
+    def _keeps_input(self, in_shape: Shape, body_shape: Shape) -> bool:
+        """Whether ``x`` itself can be added: the body keeps the shape and does not stride (as
+        torchvision decides: a stride-2 body on a 1-pixel map keeps its shape, yet its field
+        moves by 2 pixels, so the shortcut needs the projection's stride too)."""
+        return in_shape == body_shape and all(
+            stride == 1 for stride in _body_strides(self.body, in_shape))
 
     def _projection(self, in_shape: Shape, body_shape: Shape) -> tuple[Layer, ...]:
         rank = len(in_shape) - 1
