@@ -246,15 +246,7 @@ class ConvTransposeNd(_ConvBase):
         self.infer(in_shape)
         sizes = [
             conv_transpose_output_size(n, k, s, p, d, op)
-            for n, k, s, p, d, op in zip(
-                in_shape[1:],
-                per_axis(self.kernel_size, self.rank),
-                per_axis(self.stride, self.rank),
-                per_axis(self.padding, self.rank),
-                per_axis(self.dilation, self.rank),
-                per_axis(self.output_padding, self.rank),
-                strict=True,
-            )
+            for n, (k, s, p, d, op) in zip(in_shape[1:], self._axes(), strict=True)
         ]
         return self._output(in_shape, sizes)
 
