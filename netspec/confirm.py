@@ -39,7 +39,7 @@ from torchinfo.torchinfo import clear_cached_forward_pass
 from .analysis import Report
 from .build import build
 from .empty_batch import run_on_empty_batch
-from .errors import ConfirmationError, Problem, SpecPath, format_path
+from .errors import ConfirmationError, Problem
 from .report import LayerReport
 from .spec import Spec
 
@@ -102,7 +102,7 @@ def run_torchinfo(spec: Spec, report: Report) -> tuple[nn.Module, torchinfo.Mode
         stats = torchinfo.summary(model, input_data=data, verbose=0, depth=depth, mode="eval")
     except Exception as error:  # torch rejected what netspec accepted: a netspec bug
         cause = error.__cause__ or error
-        raise ConfirmationError(_problem(spec, (), (
+        raise ConfirmationError(spec.source.problem((), (
             f"torch could not build or run the network that netspec accepted: "
             f"{type(cause).__name__}: {cause}"
         ))) from error
@@ -141,7 +141,7 @@ def compare_top_level(
     rows = list(report.top_level())
     modules = [info for info in summary_list if info.depth == 1]
     if [row.name for row in rows] != [info.var_name for info in modules]:
-        return [_problem(spec, (), (
+        return [spec.source.problem((), (
             f"torch disagrees with netspec on the layers: netspec has "
             f"{[row.name for row in rows]}, the built module has "
             f"{[info.var_name for info in modules]}"
@@ -178,7 +178,7 @@ def compare_nested_leaves(
         position += 1
     extra = [info.class_name for info in leaves[position:] if info.class_name != PLACEHOLDER]
     if extra:
-        problems.append(_problem(spec, (), (
+        problems.append(spec.source.problem((), (
             f"torch disagrees with netspec on the layers: the built module has leaf modules "
             f"{extra} that netspec has no row for"
         )))
@@ -200,7 +200,7 @@ def compare_totals(
         macs=stats.total_mult_adds,
     )
     return [
-        _problem(spec, (), (
+        spec.source.problem((), (
             f"torch disagrees with netspec on the total {label}: netspec {value}, torch {other}"
         ))
         for label, value, other in _changed(ours, theirs)
@@ -241,19 +241,7 @@ def _differences(spec: Spec, row: LayerReport, ours: Facts, theirs: Facts) -> li
 
 def _disagree(spec: Spec, row: LayerReport, what: str, ours: object, theirs: object) -> Problem:
     named = "" if row.name == str(row.index) else f" {row.name!r}"
-    return _problem(spec, _spec_path(spec, row), (
+    return spec.source.problem(spec.source.path_of_row(row.path), (
         f"torch disagrees with netspec on layer {row.index} ({row.kind}{named}): {what}: "
         f"netspec {ours}, torch {theirs}"
     ))
-
-
-def _spec_path(spec: Spec, row: LayerReport) -> SpecPath:
-    """The row's place in the document, so the error carries its line; else its path text."""
-    for path in spec.source.positions:
-        if format_path(path) == row.path:
-            return path
-    return (row.path,)
-
-
-def _problem(spec: Spec, path: SpecPath, message: str) -> Problem:
-    return spec.source.locate(Problem(message, path))

@@ -95,7 +95,7 @@ def check_expectations(spec: Spec, report: Report) -> list[Problem]:
         found += _min_field(expect.min_receptive_field, report)
     if expect.output_stride is not None:
         found += _output_stride(expect.output_stride, report)
-    return [spec.source.locate(Problem(message, ("expect", key))) for key, message in found]
+    return [spec.source.problem(("expect", key), message) for key, message in found]
 
 
 def output_stride(report: Report) -> tuple[tuple[Fraction, ...], str] | None:

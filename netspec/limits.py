@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from math import prod
 from typing import TYPE_CHECKING
 
-from .errors import LimitError, Problem, SpecPath, format_path
+from .errors import LimitError, Problem, SpecPath
 
 if TYPE_CHECKING:
     from .analysis import Report
@@ -52,7 +52,7 @@ def check_size(spec: Spec) -> None:
     from .layers.composite import module_count
 
     if prod(spec.input) > MAX_VALUES:
-        raise LimitError(_problem(spec, ("input",), _too_many("the input", spec.input)))
+        raise LimitError(spec.source.problem(("input",), _too_many("the input", spec.input)))
     total = 0
     largest: tuple[int, int] = (0, 0)
     for index, layer in enumerate(spec.layers):
@@ -61,11 +61,11 @@ def check_size(spec: Spec) -> None:
         total += count
         largest = max(largest, (count, index))
         if depth > MAX_NESTING:
-            raise LimitError(_problem(spec, ("layers", index, layer.kind), (
+            raise LimitError(spec.source.problem(("layers", index, layer.kind), (
                 f"composite layers nest {depth} deep here; the limit is {MAX_NESTING}")))
     if total > MAX_LAYERS:
         count, index = largest
-        raise LimitError(_problem(spec, ("layers", index, spec.layers[index].kind), (
+        raise LimitError(spec.source.problem(("layers", index, spec.layers[index].kind), (
             f"the spec expands to {total:,} layers (Repeat copies and blocks counted); the "
             f"limit is {MAX_LAYERS:,}; this entry alone expands to {count:,}")))
 
@@ -93,7 +93,7 @@ def check_memory(
     rows = report.top_level()
     biggest = max(rows, key=lambda row: row.params + row.buffers)
     share = biggest.params + biggest.buffers
-    raise LimitError(_problem(spec, _row_path(spec, biggest.path), (
+    raise LimitError(spec.source.problem(spec.source.path_of_row(biggest.path), (
         f"building would allocate {elements:,} parameter and buffer elements "
         f"({_bytes(elements * element_size)} as {dtype_name}), {share:,} of them in this "
         f"{biggest.kind}; the limit is max_params={max_params:,}: raise it (max_params=N, "
@@ -147,15 +147,3 @@ def _bytes(count: int) -> str:
         if count >= size:
             return f"{count / size:,.1f} {unit}"
     return f"{count:,} bytes"
-
-
-def _row_path(spec: Spec, text: str) -> SpecPath:
-    """A report row's path text back to the spec path that has a position in the document."""
-    for path in spec.source.positions:
-        if format_path(path) == text:
-            return path
-    return (text,)
-
-
-def _problem(spec: Spec, path: SpecPath, message: str) -> Problem:
-    return spec.source.locate(Problem(message, path))

@@ -106,7 +106,7 @@ def lint(spec: Spec, report: Report | None = None) -> list[Lint]:
         if others:
             message += " (its other copy too)" if others == 1 else (
                 f" (its {others} other copies too)")
-        problem = spec.source.locate(Problem(message, path))
+        problem = spec.source.problem(path, message)
         warning = Lint(code, message, path, where(same[0].row), problem.file, problem.line,
                        problem.column)
         found.append((order[id(same[0])], code, warning))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, field_validator
 
-from .errors import Problem, SpecPath
+from .errors import Problem, SpecPath, format_path
 from .expect import Expect
 from .layers import Layer
 from .lint_codes import check_codes
@@ -47,6 +47,18 @@ class SourceMap:
         position = self.positions.get(self.nearest(problem.path))
         line, column = position if position else (None, None)
         return Problem(problem.message, problem.path, self.file, line, column)
+
+    def problem(self, path: SpecPath, message: str) -> Problem:
+        """A problem at ``path``, located in the document."""
+        return self.locate(Problem(message, path))
+
+    def path_of_row(self, text: str) -> SpecPath:
+        """A report row's path text (``layers[4].layers[0]``) back to the spec path that has a
+        position in the document; the text itself when none matches."""
+        for path in self.positions:
+            if format_path(path) == text:
+                return path
+        return (text,)
 
 
 class Spec(BaseModel):
