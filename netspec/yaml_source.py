@@ -99,7 +99,7 @@ def _compose_fast(text: str) -> Any:
     if not _LIBYAML or not text.isascii() or any(c in text for c in _UNLIKE):
         return _UNREAD
     try:
-        if _nests_deeper(text, MAX_DEPTH):  # libyaml's composer recurses in C: it would crash
+        if _first_too_deep(CParser(text)) is not None:  # libyaml recurses in C: it would crash
             return _UNREAD
         loader = _FastComposeOnly(text)
         try:
@@ -110,22 +110,22 @@ def _compose_fast(text: str) -> Any:
         return _UNREAD
 
 
-def _nests_deeper(text: str, limit: int) -> bool:
-    """Whether collections nest deeper than ``limit``, from libyaml's events (no recursion;
-    it stops there, since libyaml's scanner slows down with every level of flow nesting)."""
-    parser = CParser(text)
+def _first_too_deep(parser: Any) -> CollectionStartEvent | None:
+    """The first collection that nests deeper than ``MAX_DEPTH``, from a parser's events (a
+    state machine, no recursion: both composers recurse once per level); it stops there, since
+    libyaml's scanner slows down with every level of flow nesting. Disposes of ``parser``."""
     depth = 0
     try:
         while (event := parser.get_event()) is not None:
             if isinstance(event, CollectionStartEvent):
                 depth += 1
-                if depth > limit:
-                    return True
+                if depth > MAX_DEPTH:
+                    return event
             elif isinstance(event, CollectionEndEvent):
                 depth -= 1
     finally:
         parser.dispose()
-    return False
+    return None
 
 
 def _compose(text: str, file: str | None) -> Node | None:
@@ -150,24 +150,17 @@ def _compose(text: str, file: str | None) -> Node | None:
 
 
 def _too_deep(text: str, file: str | None) -> Problem:
-    """Where collections first nest deeper than ``MAX_DEPTH``, from the Python parser's events
-    (a state machine, no recursion), for text too deep for the composer to reach the walker."""
-    parser = _ComposeOnly(text)
-    depth = 0
+    """Where collections first nest deeper than ``MAX_DEPTH``, from the Python parser's events,
+    for text too deep for the composer to reach the walker."""
     message = f"spec nests deeper than {MAX_DEPTH} levels"
     try:
-        while (event := parser.get_event()) is not None:  # type: ignore[no-untyped-call]
-            if isinstance(event, CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH and (mark := event.start_mark) is not None:
-                    return Problem(message, (), file, mark.line + 1, mark.column + 1)
-            elif isinstance(event, CollectionEndEvent):
-                depth -= 1
+        event = _first_too_deep(_ComposeOnly(text))
     except yaml.YAMLError:
-        pass
-    finally:
-        parser.dispose()
-    return Problem(message, file=file)
+        event = None
+    mark = event.start_mark if event is not None else None
+    if mark is None:
+        return Problem(message, file=file)
+    return Problem(message, (), file, mark.line + 1, mark.column + 1)
 
 
 Positions = dict[SpecPath, tuple[int, int] | None]
