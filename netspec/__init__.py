@@ -11,28 +11,27 @@
 
 from __future__ import annotations
 
-import sys
-from types import ModuleType
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import layers
-from .analysis import LayerReport, Report, analyze
-from .errors import ConfirmationError, LimitError, NetspecError, Problem, SpecError
-from .loader import load
-from .spec import Spec
+from netspec import layers
+from netspec.analysis.analysis import LayerReport, Report, analyze, load
+from netspec.core.errors import ConfirmationError, LimitError, NetspecError, Problem, SpecError
+from netspec.core.version import __version__ as _version
+from netspec.reading.spec import Spec
 
 if TYPE_CHECKING:
-    from .build import build
-    from .diagram import draw
-    from .exporter import export
-    from .inputs import input_sizes
-    from .json_schema import schema
-    from .lints import lint
-    from .roundtrip import from_module
-    from .summary import Summary, summary
-    from .weights import init_weights
+    from netspec.advice.lints import lint
+    from netspec.analysis.inputs import input_sizes
+    from netspec.torch_side.build import build
+    from netspec.torch_side.exporter import export
+    from netspec.torch_side.roundtrip import from_module
+    from netspec.torch_side.weights import init_weights
+    from netspec.views.diagram import draw
+    from netspec.views.json_schema import schema
+    from netspec.views.summary import Summary, summary
 
-__version__ = "0.1.0"
+__version__ = _version
 
 __all__ = [
     "ConfirmationError",
@@ -59,41 +58,23 @@ __all__ = [
 ]
 
 # Imported on first use (torch, or work that ``check`` never needs): name -> its module.
-_LAZY = {"draw": "diagram", "export": "exporter", "from_module": "roundtrip",
-         "init_weights": "weights", "input_sizes": "inputs", "lint": "lints",
-         "schema": "json_schema"}
+_LAZY = {
+    "build": "netspec.torch_side.build",
+    "draw": "netspec.views.diagram",
+    "export": "netspec.torch_side.exporter",
+    "from_module": "netspec.torch_side.roundtrip",
+    "init_weights": "netspec.torch_side.weights",
+    "input_sizes": "netspec.analysis.inputs",
+    "lint": "netspec.advice.lints",
+    "schema": "netspec.views.json_schema",
+    "summary": "netspec.views.summary",
+    "Summary": "netspec.views.summary",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """``build`` and ``summary`` load torch, so they are imported on first use."""
+    """``build``, ``summary`` and the rest load torch or work ``check`` never needs, so they are
+    imported on first use."""
     if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    if name == "build":
-        from .build import build
-
-        return build
-    if name == "summary":
-        from .summary import summary
-
-        return summary
-    if name == "Summary":
-        from .summary import Summary
-
-        return Summary
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'netspec' has no attribute {name!r}")
-
-
-class _Package(ModuleType):
-    """Importing the submodule ``netspec.build`` (or ``.summary``) sets the package attribute of
-    that name to the submodule, which would shadow the function from then on; keep the function.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("build", "summary") and isinstance(value, ModuleType):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

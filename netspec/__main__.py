@@ -1,5 +1,5 @@
 """``python -m netspec``: the same as the ``netspec`` console script."""
 
-from .cli import main
+from netspec.cli.commands import main
 
 raise SystemExit(main())

@@ -54,9 +54,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import netspec
-from netspec.analysis import Report
-from netspec.report import LayerReport
-from netspec.shapes import AxisRF
+from netspec.analysis.analysis import Report
+from netspec.core.shapes import AxisRF
+from netspec.layers.base import LayerReport
 
 # The field does not depend on the input size except through clipping at the borders, which a
 # smaller input tests just as well: a spec above MAX_MACS runs on its input divided by the

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from netspec.layers import registered_kinds
+from netspec.layers.registry import registered_kinds
 
 Shape = tuple[int, ...]
 Entry = Any

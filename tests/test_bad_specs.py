@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from netspec import cli
-
-from .golden_files import UPDATE
+from netspec.cli import commands as cli
+from tests.golden_files import UPDATE
 
 ROOT = Path(__file__).parent.parent
 CORPUS = ROOT / "tests" / "bad_specs"

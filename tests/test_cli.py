@@ -12,10 +12,9 @@ import pytest
 import torchinfo
 
 import netspec
-from netspec import cli
+from netspec.cli import commands as cli
 from netspec.layers import Conv2d
-
-from . import conv_stack as expected
+from tests import conv_stack as expected
 
 ROOT = Path(__file__).parent.parent
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 import netspec
-from netspec.shapes import AxisRF
+from netspec.core.shapes import AxisRF
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,13 @@ import torchinfo
 from torch import nn
 
 import netspec
-from netspec.confirm import confirm_report, leaf_rows
-from netspec.errors import ConfirmationError
-from netspec.layers import Conv2d, registered_kinds
-
-from . import conv_stack as expected
+from netspec.core.errors import ConfirmationError
+from netspec.layers import Conv2d
+from netspec.layers.base import TorchCall
+from netspec.layers.registry import registered_kinds
+from netspec.torch_side import build as build_module
+from netspec.torch_side.confirm import confirm_report, leaf_rows
+from tests import conv_stack as expected
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
 
@@ -185,22 +187,24 @@ def test_a_wrong_mac_count_raises_and_names_the_layer(monkeypatch: pytest.Monkey
 
 
 def test_a_wrong_trainable_split_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Conv2d, "to_torch", _frozen_torch_module)
+    real = build_module.build_layer
+
+    def frozen_conv(layer: Any, in_shape: Any, **kwargs: Any) -> nn.Module:
+        module: nn.Module = real(layer, in_shape, **kwargs)
+        return module.requires_grad_(False) if isinstance(layer, Conv2d) else module
+
+    monkeypatch.setattr(build_module, "build_layer", frozen_conv)
     with pytest.raises(ConfirmationError, match="trainable parameters: netspec 224, torch 0"):
         netspec.summary(one_conv())
 
 
-def _frozen_torch_module(self: Conv2d, in_shape: Any, *, device: Any = None,
-                         dtype: Any = None) -> nn.Module:
-    module = nn.Conv2d(**self.torch_kwargs(in_shape), device=device, dtype=dtype)
-    return module.requires_grad_(False)
-
-
 def test_torch_failing_on_an_accepted_spec_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: Conv2d, in_shape: Any, **_: Any) -> nn.Module:
-        return nn.Conv2d(in_shape[0] + 1, 8, 3)  # wrong input channels: the forward fails
+    def broken(self: Conv2d, in_shape: Any, shape_after: Any) -> TorchCall:
+        # wrong input channels: the forward fails
+        return TorchCall("Conv2d", {"in_channels": in_shape[0] + 1, "out_channels": 8,
+                                    "kernel_size": 3})
 
-    monkeypatch.setattr(Conv2d, "to_torch", broken)
+    monkeypatch.setattr(Conv2d, "torch_call", broken)
     with pytest.raises(ConfirmationError, match="torch could not build or run"):
         netspec.summary(one_conv())
 

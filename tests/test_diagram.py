@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec.diagram import TIMES as X
-
-from .golden_files import UPDATE
+from netspec.views.diagram import TIMES as X
+from tests.golden_files import UPDATE
 
 ROOT = Path(__file__).resolve().parent.parent
 SVG = "{http://www.w3.org/2000/svg}"

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec.cli import main
-from netspec.diff import compare, diff
+from netspec.advice.diff import compare, diff
+from netspec.cli.commands import main
 
 A = """\
 name: small

@@ -12,9 +12,9 @@ import pytest
 import torchinfo
 
 import netspec
-from netspec.confirm import compare, run_torchinfo
-from netspec.empty_batch import run_on_empty_batch
-from netspec.layers import registered_kinds
+from netspec.layers.registry import registered_kinds
+from netspec.torch_side.confirm import compare, run_torchinfo
+from netspec.torch_side.empty_batch import run_on_empty_batch
 
 ROOT = Path(__file__).parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec.checks import check_spec
-from netspec.cli import main
-from netspec.errors import SpecError
-from netspec.expect import check_expectations, output_stride
+from netspec.advice.checks import check_spec
+from netspec.advice.expect import check_expectations, output_stride
+from netspec.cli.commands import main
+from netspec.core.errors import SpecError
 
 LENET = (Path(__file__).parent.parent / "specs" / "lenet5.yaml").read_text()
 

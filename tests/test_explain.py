@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec.explain import explain, explain_row
-
-from . import conv_stack
+from netspec.advice.explain import explain, explain_row
+from tests import conv_stack
 
 LENET = Path(__file__).parent.parent / "specs" / "lenet5.yaml"
 

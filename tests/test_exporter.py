@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import netspec
-from netspec import exporter
+from netspec.torch_side import exporter
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "examples" / "tiny_cnn.yaml"  # residual block, group norm, pool, linear

@@ -35,8 +35,13 @@ from hypothesis import strategies as st
 
 import netspec
 from netspec import NetspecError
-
-from .spec_strategies import Shape, corrupted_data, corrupted_texts, to_yaml, valid_specs
+from tests.spec_strategies import (
+    Shape,
+    corrupted_data,
+    corrupted_texts,
+    to_yaml,
+    valid_specs,
+)
 
 CAMPAIGNS = {"ci": (60, 150), "long": (10_000, 10_000)}  # valid, corrupted (each kind)
 CAMPAIGN = os.environ.get("NETSPEC_FUZZ", "ci")  # or a number of examples per property

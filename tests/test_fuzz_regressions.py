@@ -12,7 +12,7 @@ import pytest
 
 import netspec
 from netspec import LimitError, SpecError
-from netspec.shapes import adaptive_windows, even_adaptive_window
+from netspec.core.shapes import adaptive_windows, even_adaptive_window
 
 
 def test_upsampling_past_what_a_tensor_can_hold_is_refused() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec.cli import main
-from netspec.inputs import SizeSet, input_sizes, status
+from netspec.analysis.inputs import SizeSet, input_sizes, status
+from netspec.cli.commands import main
 
 SPECS = Path(__file__).parent.parent / "specs"
 

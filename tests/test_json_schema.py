@@ -21,13 +21,12 @@ from jsonschema import Draft7Validator
 from pydantic import ValidationError
 
 import netspec
-from netspec.layers import registered_kinds
-from netspec.loader import read
-from netspec.spec import Spec
-from netspec.templates import expand_templates
-
-from .golden_files import UPDATE
-from .test_roundtrip import specs as random_specs
+from netspec.layers.registry import registered_kinds
+from netspec.reading.loader import read
+from netspec.reading.spec import Spec
+from netspec.reading.templates import expand_templates
+from tests.golden_files import UPDATE
+from tests.test_roundtrip import specs as random_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schema" / "netspec.schema.json"

@@ -14,8 +14,10 @@ import yaml
 from torch import nn
 
 import netspec
-from netspec import LimitError, cli
-from netspec.limits import DEFAULT_MAX_PARAMS, MAX_LAYERS, MAX_NESTING, check_size, parse_count
+from netspec import LimitError
+from netspec.analysis.limits import check_size
+from netspec.cli import commands as cli
+from netspec.core.limits import DEFAULT_MAX_PARAMS, MAX_LAYERS, MAX_NESTING, parse_count
 
 # 3136 inputs x 10^10 outputs + 10^10 biases = 3137 * 10^10 parameters
 HUGE = "input: [3136]\nlayers:\n  - Linear: {out_features: 10000000000}\n"
@@ -125,13 +127,13 @@ def repeats(count: int) -> str:
 
 def test_expanded_layers_are_counted_before_expanding(monkeypatch: pytest.MonkeyPatch) -> None:
     assert MAX_LAYERS == 100_000
-    from netspec import report
+    from netspec.layers import walk as walk_module
 
     def no_walk(*args: object, **kwargs: object) -> None:
         pytest.fail("the walk started before the size was checked")
 
-    monkeypatch.setattr("netspec.analysis.walk", no_walk)
-    monkeypatch.setattr(report, "walk", no_walk)
+    monkeypatch.setattr("netspec.analysis.analysis.walk", no_walk)
+    monkeypatch.setattr(walk_module, "walk", no_walk)
     with pytest.raises(LimitError) as caught:
         netspec.load(repeats(11))
     [problem] = caught.value.problems
@@ -167,7 +169,7 @@ def test_nested_projections_walk_each_body_a_bounded_number_of_times(
 ) -> None:
     """Residual blocks with projection shortcuts, nested: each body is not walked 2^depth times
     (each level used to walk its body once for the rows and once more for its strides)."""
-    from netspec.layers import composite
+    from netspec.layers import branches, composite
 
     calls = 0
     original = composite.walk
@@ -177,8 +179,9 @@ def test_nested_projections_walk_each_body_a_bounded_number_of_times(
         calls += 1
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(composite, "walk", counting)
-    composite._body_strides.cache_clear()
+    monkeypatch.setattr(composite, "walk", counting)  # the walks of a composite's lists
+    monkeypatch.setattr(branches, "walk", counting)  # a residual body's strides
+    branches._body_strides.cache_clear()
     netspec.load(nested(MAX_NESTING))
     # each level walks the bodies inside it a few times: quadratic in depth (175 calls here),
     # where without the cache it was exponential (over 2,000)

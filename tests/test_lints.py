@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec import lints
-from netspec.cli import main
-from netspec.errors import SpecError
-from netspec.layers import registered_kinds
-from netspec.lint_codes import LINT_CODES
-from netspec.lints import Lint, lint
+from netspec.advice import lints
+from netspec.advice.lints import Lint, lint
+from netspec.cli.commands import main
+from netspec.core.errors import SpecError
+from netspec.core.lint_codes import LINT_CODES
+from netspec.layers.registry import registered_kinds
 
 DOCS = Path(__file__).parent.parent / "docs" / "lints.md"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec.errors import LimitError, SpecError
+from netspec.core.errors import LimitError, SpecError
 
 LENET_HEAD = "input: [1, 28, 28]\nlayers:\n"
 
@@ -111,7 +111,7 @@ def test_malformed_documents(text: str, expected: str) -> None:
 
 
 def test_yaml_12_booleans_and_floats() -> None:
-    from netspec.yaml_source import parse_yaml
+    from netspec.reading.yaml_source import parse_yaml
 
     data, positions = parse_yaml("a: off\nb: true\nc: 1e3\nd: 0x10\ne: ~\n", None)
     assert data == {"a": "off", "b": True, "c": 1000.0, "d": 16, "e": None}

@@ -8,8 +8,8 @@ import weakref
 import pytest
 
 import netspec
-from netspec.memo import once_per_spec
-from netspec.spec import Spec
+from netspec.analysis.memo import once_per_spec
+from netspec.reading.spec import Spec
 
 SPEC = {"input": [3, 16, 16], "layers": [{"Conv2d": {"out_channels": 4, "kernel_size": 3}}]}
 

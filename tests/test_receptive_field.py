@@ -16,8 +16,7 @@ import pytest
 import torch
 
 import netspec
-
-from .gradient_support import affordable, confirm_windows, observed, positive_linear
+from tests.gradient_support import affordable, confirm_windows, observed, positive_linear
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 SPEC_FILES = sorted(SPECS.glob("*.yaml"))

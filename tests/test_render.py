@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec import render
-from netspec.analysis import Report
-from netspec.report import LayerReport
-from netspec.shapes import AxisRF
-
-from . import conv_stack as expected
-from .golden_files import assert_golden
+from netspec.analysis.analysis import Report
+from netspec.core.shapes import AxisRF
+from netspec.layers.base import LayerReport
+from netspec.views import render
+from tests import conv_stack as expected
+from tests.golden_files import assert_golden
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
 

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 import netspec
-from netspec.modules import Parallel, Residual
-from netspec.roundtrip import signature
+from netspec.torch_side.modules import Parallel, Residual
+from netspec.torch_side.roundtrip import signature
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.yaml"))
 

@@ -10,11 +10,10 @@ import pytest
 import torchinfo
 
 import netspec
-from netspec.errors import SpecError
-from netspec.loader import SpecSource
-from netspec.summary import SCHEMA_VERSION, Summary
-
-from . import conv_stack as expected
+from netspec.core.errors import SpecError
+from netspec.reading.loader import SpecSource
+from netspec.views.summary import SCHEMA_VERSION, Summary
+from tests import conv_stack as expected
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
 
@@ -176,8 +175,8 @@ def test_summary_is_part_of_the_public_api() -> None:
     assert "Summary" in netspec.__all__
     assert netspec.Summary is Summary
     # importing the submodules must not shadow the functions of the same names
-    importlib.import_module("netspec.summary")
-    importlib.import_module("netspec.build")
+    importlib.import_module("netspec.views.summary")
+    importlib.import_module("netspec.torch_side.build")
     assert callable(netspec.summary)
     assert callable(netspec.build)
     assert isinstance(netspec.summary(expected.PATH, confirm=False), Summary)

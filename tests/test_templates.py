@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import netspec
-from netspec.expressions import evaluate
+from netspec.reading.expressions import evaluate
 
 # --- the evaluator ---
 

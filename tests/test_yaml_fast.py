@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from netspec import yaml_source
-from netspec.errors import NetspecError
+from netspec.core.errors import NetspecError
+from netspec.reading import yaml_source
 
 ROOT = Path(__file__).parent.parent
 CORPUS = sorted(

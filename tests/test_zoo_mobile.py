@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 import netspec
-import netspec.modules
+import netspec.torch_side.modules
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 SMALL_INPUT = (3, 96, 96)
@@ -402,7 +402,7 @@ def test_half_width_mobilenet_computes_what_torchvision_does() -> None:
 def residual_flags(model: nn.Module) -> Iterator[bool]:
     """For each inverted residual block: whether it adds its input."""
     for block in model.features:
-        if isinstance(block, netspec.modules.Residual):
+        if isinstance(block, netspec.torch_side.modules.Residual):
             yield block.shortcut is not None
         elif isinstance(block, InvertedResidual):
             yield block.use_res_connect

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 import netspec
-from netspec.cli import build_parser, main
+from netspec.cli.commands import build_parser, main
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 

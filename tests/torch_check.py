@@ -13,8 +13,9 @@ import torch
 import torchinfo
 
 import netspec
-from netspec.errors import NetspecError
-from netspec.layers import Layer, kind_of
+from netspec.core.errors import NetspecError
+from netspec.layers.base import Layer
+from netspec.layers.registry import kind_of
 
 
 def torch_module(layer: Layer, in_shape: tuple[int, ...]) -> torch.nn.Module:

@@ -1,31 +1,30 @@
-"""Every layer kind netspec knows, one class each, and the union that validates a spec entry.
+"""Every layer kind netspec knows, one class each, loaded when first named.
 
-Importing a module below registers its kinds; ``AnyLayer`` validates an entry by the registry, so
-adding a kind means adding one class to one of these modules.
+``netspec.layers.Conv2d`` imports the module that defines ``Conv2d`` (``registry.KIND_MODULES``)
+on first access, so a spec written in Python reads like one written in YAML.
 """
 
 from __future__ import annotations
 
-from . import activation, composite, conv, dropout, linear, norm, pool, reshape, upsample
-from .activation import *  # noqa: F403
-from .base import AnyLayer, Layer, ParamCount, kind_of, registered_kinds
-from .composite import *  # noqa: F403
-from .conv import *  # noqa: F403
-from .dropout import *  # noqa: F403
-from .linear import *  # noqa: F403
-from .norm import *  # noqa: F403
-from .pool import *  # noqa: F403
-from .reshape import *  # noqa: F403
-from .upsample import *  # noqa: F403
+from typing import Any
 
-_KIND_MODULES = (activation, composite, conv, dropout, linear, norm, pool, reshape, upsample)
-
+from netspec.layers.base import Layer, LayerReport, ParamCount
+from netspec.layers.registry import KIND_MODULES, AnyLayer, kind_of, register, registered_kinds
 
 __all__ = [
     "AnyLayer",
     "Layer",
+    "LayerReport",
     "ParamCount",
     "kind_of",
+    "register",
     "registered_kinds",
-    *(name for module in _KIND_MODULES for name in getattr(module, "__all__", ())),
+    *KIND_MODULES,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A kind class by its name (``netspec.layers.Conv2d``), imported on first use."""
+    if name in KIND_MODULES:
+        return kind_of(name)
+    raise AttributeError(f"module 'netspec.layers' has no attribute {name!r}")

@@ -11,9 +11,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..errors import fail
-from ..shapes import Shape
-from .base import Bool, Float, Layer, PositiveInt, StrictInt, register
+from netspec.core.errors import fail
+from netspec.core.shapes import Shape
+from netspec.layers.base import Layer
+from netspec.layers.fields import Bool, Float, PositiveInt, StrictInt
+from netspec.layers.registry import register
 
 __all__ = [
     "ELU",
@@ -244,7 +246,7 @@ class _SoftmaxBase(Layer):
 
     def output_shape(self, in_shape: Shape) -> Shape:
         # Imported here so that importing this module does not register the reshape kinds first.
-        from .reshape import batched_dim, batched_layout
+        from netspec.layers.reshape import batched_dim, batched_layout
 
         if self.dim is None:
             implicit = 0 if len(in_shape) + 1 == 3 else 1

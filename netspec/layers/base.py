@@ -1,65 +1,103 @@
-"""The base of every layer kind, the field types they share, and the registry of kinds.
+"""The base of every layer kind: what a kind answers about itself, and the row it reports.
 
 A layer kind is one class: its pydantic fields are torch's argument names; its methods give the
-output shape, receptive field, parameter and buffer counts, MACs and the torch arguments it
-infers from the incoming shape. Nothing outside ``netspec.layers`` names a kind.
+output shape, receptive field, parameter and buffer counts, MACs, the arguments it infers from
+the incoming shape, and a description of the torch module it builds (``TorchCall``), which the
+torch side (``netspec.torch_side.build``) turns into a module. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Iterator
-from functools import cache
-from typing import Annotated, Any, ClassVar, NamedTuple, TypeVar, Union
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, NamedTuple
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    PlainValidator,
-    SerializeAsAny,
-    Strict,
-    Tag,
-    TypeAdapter,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
-from ..errors import SpecPath, did_you_mean, fail, format_path
-from ..lint_codes import check_codes
-from ..report import RF as RF
-from ..report import LayerReport
-from ..shapes import Shape
-from ..window import Window, size_lines, window_field_lines
+from netspec.core.errors import SpecPath, fail, format_path
+from netspec.core.lint_codes import check_codes
+from netspec.core.shapes import AxisRF, Shape, number
+from netspec.core.window import Window, size_lines, window_field_lines
+from netspec.layers.fields import Bool, ModuleName
 
-MAX_INT = 2**48
-"""No size, count, step or dim in a spec goes past this (torch's own limit is int64, and no tensor
-netspec accepts holds more values: ``netspec.limits.MAX_VALUES``)."""
+RF = tuple[AxisRF, ...]
 
 
-def _at_most_max_int(value: int) -> int:
-    """A validator, not ``le=``: a field's own ``le=`` (``Repeat.times``) must stay in force."""
-    if abs(value) > MAX_INT:
-        shown = f"{value:,}" if abs(value) < 10**30 else f"a {len(str(abs(value)))}-digit number"
-        raise ValueError(f"Input should be at most 2^48 = {MAX_INT:,}; received {shown}")
-    return value
+@dataclass(frozen=True)
+class LayerReport:
+    """What one layer does to one input sample."""
+
+    index: int
+    path: str
+    name: str
+    kind: str
+    in_shape: Shape
+    out_shape: Shape
+    trainable_params: int
+    non_trainable_params: int
+    buffers: int
+    macs: int
+    rf: RF
+    depth: int = 0
+    layer: Layer | None = field(default=None, compare=False, repr=False)
+    """The layer this row describes (what lints and explanations ask), or None."""
+    in_rf: RF = field(default=(), compare=False, repr=False)
+    """The receptive field of this layer's input."""
+
+    @property
+    def params(self) -> int:
+        return self.trainable_params + self.non_trainable_params
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "path": self.path,
+            "name": self.name,
+            "kind": self.kind,
+            "depth": self.depth,
+            "in_shape": list(self.in_shape),
+            "out_shape": list(self.out_shape),
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.non_trainable_params,
+            "buffers": self.buffers,
+            "macs": self.macs,
+            "receptive_field": rf_to_dicts(self.rf),
+        }
 
 
-StrictInt = Annotated[int, Strict(), AfterValidator(_at_most_max_int)]
-PositiveInt = Annotated[int, Strict(), Field(gt=0), AfterValidator(_at_most_max_int)]
-NonNegativeInt = Annotated[int, Strict(), Field(ge=0), AfterValidator(_at_most_max_int)]
-Float = Annotated[float, Strict()]
-Bool = Annotated[bool, Strict()]
-ModuleName = Annotated[
-    str,
-    Strict(),
-    Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
-]
-# Fields given as an int or a per-axis list, as torch's kernel_size=(4, 5).
-PerAxisPositive = PositiveInt | tuple[PositiveInt, ...]
-PerAxisNonNegative = NonNegativeInt | tuple[NonNegativeInt, ...]
+def rf_to_dicts(rf: RF) -> list[dict[str, Any]]:
+    return [
+        {"size": number(a.size), "jump": number(a.jump), "start": number(a.start)} for a in rf
+    ]
+
+
+
+ShapeAfter = Callable[[Sequence["Layer"], Shape], Shape]
+"""A layer list's output shape on an input shape (the walk's, or the builder's cached one)."""
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A layer list inside a composite, with its input shape: built as an ``nn.Sequential``."""
+
+    layers: tuple[Layer, ...]
+    in_shape: Shape
+
+
+@dataclass(frozen=True)
+class TorchCall:
+    """A torch module described without torch: the class, by name, and its arguments.
+
+    ``module`` names a class of ``netspec.torch_side.modules`` or of ``torch.nn``. An argument
+    may be a ``Nested`` layer list, a ``TorchCall``, a list of either, or a plain value. When
+    ``sequence`` is set, the module is that layer list itself (``nn.Sequential``).
+    """
+
+    module: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    sequence: Nested | None = None
+
 
 class ParamCount(NamedTuple):
     trainable: int
@@ -86,6 +124,8 @@ class Layer(BaseModel):
     )
 
     kind: ClassVar[str] = ""
+    torch_name: ClassVar[str] = ""
+    """The module class built (``torch.nn`` or ``netspec.torch_side.modules``); empty: ``kind``."""
     inferred: ClassVar[tuple[str, ...]] = ()
     netspec_fields: ClassVar[frozenset[str]] = frozenset({"name", "trainable", "lint_ignore"})
     # What the lints ask of a kind (netspec.lints never names one); overridden by the kinds.
@@ -197,43 +237,12 @@ class Layer(BaseModel):
             )
         ]
 
-    def to_torch(self, in_shape: Shape, *, device: Any = None, dtype: Any = None) -> Any:
-        """The ``torch.nn`` module for this layer on ``in_shape`` (imports torch when called).
-
-        ``device``/``dtype`` reach constructors that take them (modules with weights), so
-        ``device="meta"`` allocates nothing. Composite kinds override this.
+    def torch_call(self, in_shape: Shape, shape_after: ShapeAfter) -> TorchCall:
+        """What the torch side builds for this layer on ``in_shape``: ``torch.nn.<kind>`` with
+        the spec's arguments plus the inferred ones. Composite kinds name netspec's modules and
+        hand their layer lists over as ``Nested`` (``shape_after`` gives a list's output shape).
         """
-        from torch import nn
-
-        cls = getattr(nn, self.kind)
-        kwargs = self.torch_kwargs(in_shape)
-        if _takes_factory_kwargs(cls):
-            kwargs.update(device=device, dtype=dtype)
-        module = cls(**kwargs)
-        if not self.trainable:
-            module.requires_grad_(False)
-        return module
-
-    @classmethod
-    def torch_class(cls) -> Any:
-        """The module class this kind builds (``nn.<kind>``, or ``netspec.modules.<kind>``);
-        ``netspec.from_module`` reads modules of exactly this class as this kind. None: none."""
-        from torch import nn
-
-        from .. import modules
-
-        return getattr(modules, cls.kind, None) or getattr(nn, cls.kind, None)
-
-    @classmethod
-    def from_torch(cls, module: Any, layers: Any) -> dict[str, Any]:
-        """This kind's spec arguments read back from a built ``module`` (``from_module``).
-
-        Default: each argument from the module attribute of the same name (``layers`` reads
-        layer lists). Override when torch stores an argument under another name or form.
-        """
-        from ..roundtrip import read_arguments
-
-        return read_arguments(cls, module, layers)
+        return TorchCall(self.torch_name or self.kind, self.torch_kwargs(in_shape))
 
     # --- what lints, explanations and the input-size search ask; defaults suit pointwise ---
 
@@ -311,108 +320,10 @@ class Layer(BaseModel):
             yield key, annotation, default, info.description or "", key in cls.inferred
 
 
-@cache
-def _takes_factory_kwargs(cls: type) -> bool:
-    """Modules with weights take ``device=`` and ``dtype=``; argument-less ones do not."""
-    return "device" in inspect.signature(cls).parameters
-
-
-LayerT = TypeVar("LayerT", bound=type[Layer])
-_KINDS: dict[str, type[Layer]] = {}
-
-
-def register(cls: LayerT) -> LayerT:
-    """Class decorator: make a layer kind available to specs under ``cls.kind``."""
-    if not cls.kind or cls.kind in _KINDS:
-        raise RuntimeError(f"layer kind {cls.kind!r} is empty or registered twice")
-    _KINDS[cls.kind] = cls
-    return cls
-
-
-def registered_kinds() -> dict[str, type[Layer]]:
-    """Every registered kind by name, in registration order."""
-    return dict(_KINDS)
-
-
-def kind_of(name: str) -> type[Layer]:
-    """The class for a kind name, or a ``SpecError`` with a did-you-mean."""
-    if name in _KINDS:
-        return _KINDS[name]
-    guess = did_you_mean(name, _KINDS)
-    hint = f"; did you mean {guess}?" if guess else "; `netspec layers` lists the kinds"
-    raise fail(f"unknown layer kind {name!r}{hint}")
-
-
-def _entry_kind(value: Any) -> str | None:
-    """Which kind a spec entry names: ``ReLU``, ``{Conv2d: {...}}`` or an instance."""
-    if isinstance(value, Layer):
-        return value.kind
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and len(value) == 1:
-        key = next(iter(value))
-        return key if isinstance(key, str) else None
-    return None
-
-
-def _check_entry(value: Any) -> str:
-    """The kind a well-formed entry names; a ``ValueError`` that shows the accepted forms."""
-    if isinstance(value, dict):
-        if len(value) != 1:
-            keys = ", ".join(repr(key) for key in value) or "nothing"
-            raise ValueError(
-                "a layer is a bare kind name or a one-key mapping `Kind: {args}`; received a "
-                f"mapping with keys {keys} (indent the arguments under the kind)"
-            )
-        kind, args = next(iter(value.items()))
-        if args is not None and not isinstance(args, dict):
-            raise ValueError(
-                f"the arguments of {kind} must be a mapping such as `{kind}: {{...}}`; "
-                f"received {args!r}"
-            )
-    elif not isinstance(value, str):
-        raise ValueError(
-            f"a layer is a bare kind name or a one-key mapping `Kind: {{args}}`; received {value!r}"
-        )
-    else:
-        kind = value
-    if str(kind) not in _KINDS:  # pydantic wants ValueError: the message of kind_of's SpecError
-        try:
-            kind_of(str(kind))
-        except Exception as error:
-            raise ValueError(str(error.args[0]).split(": ", 1)[-1]) from None
-    return str(kind)
-
-
-@cache
-def _entry_adapter(kind: str) -> TypeAdapter[Layer]:
-    """Validates an entry of one kind: a tagged union of that one member, so that pydantic puts
-    the kind into each error's location (``layers[3].Conv2d.kernel_size``). Built when a spec
-    first names the kind: importing netspec builds no schema, and a spec pays for its kinds."""
-    _KINDS[kind].model_rebuild()  # the class's own schema first: its instances dump themselves
-    members = tuple(Annotated[cls, Tag(kind)] for cls in (_KINDS[kind],))
-    entry: Any = Annotated[Union[members], Discriminator(_entry_kind)]  # noqa: UP007
-    return TypeAdapter(entry)
-
-
-def validate_entry(value: Any) -> Layer:
-    """A spec entry (bare name, ``Kind: {args}``, or an instance) as its kind's instance."""
-    if isinstance(value, Layer):
-        return value
-    return _entry_adapter(_check_entry(value)).validate_python(value)
-
-
-AnyLayer = Annotated[SerializeAsAny[Layer], PlainValidator(validate_entry)]
-"""A spec entry of any registered kind; composite kinds and ``Spec`` hold lists of them."""
-
-
-LAYOUTS = {1: "[C]", 2: "[C, L]", 3: "[C, H, W]", 4: "[C, D, H, W]"}
-"""How one sample is laid out, by number of dims (for error messages)."""
-
-
-def spatial_layout(rank: int) -> str:
-    """The sample layout of a layer with ``rank`` spatial axes: ``[C, H, W]`` for rank 2."""
-    return LAYOUTS[rank + 1]
+    def entry(self) -> dict[str, Any] | str:
+        """This layer as a spec entry: ``ReLU`` bare, else ``{kind: {non-default args}}``."""
+        args = {key: _plain(value) for key, value in self.spec_args().items()}
+        return {self.kind: args} if args else self.kind
 
 
 def expect_rank(layer: Layer, in_shape: Shape, dims: int, layout: str) -> None:
@@ -424,13 +335,12 @@ def expect_rank(layer: Layer, in_shape: Shape, dims: int, layout: str) -> None:
         )
 
 
-def per_axis(value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
-    """An int or per-axis tuple as exactly ``rank`` values (lengths are checked by the schema)."""
-    return (value,) * rank if isinstance(value, int) else tuple(value)
-
-
-def check_axis_count(value: Any, rank: int) -> Any:
-    """Field validator body: a per-axis tuple must have one value per spatial axis."""
-    if isinstance(value, tuple) and len(value) != rank:
-        raise ValueError(f"needs 1 or {rank} values (one per spatial axis); received {list(value)}")
+def _plain(value: Any) -> Any:
+    """Tuples become lists so the YAML reads like the hand-written spec."""
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
     return value

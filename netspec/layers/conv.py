@@ -7,22 +7,20 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..errors import fail
-from ..shapes import Shape, conv_transpose_output_size, same_padding
-from ..window import Window, axis_lines, axis_names, num
-from .base import (
-    RF,
+from netspec.core.errors import fail
+from netspec.core.shapes import Shape, conv_transpose_output_size, same_padding
+from netspec.core.window import Window, axis_lines, axis_names, num
+from netspec.layers.base import RF, Layer, expect_rank
+from netspec.layers.fields import (
     Bool,
-    Layer,
     PerAxisNonNegative,
     PerAxisPositive,
     PositiveInt,
     check_axis_count,
-    expect_rank,
     per_axis,
-    register,
     spatial_layout,
 )
+from netspec.layers.registry import register
 
 __all__ = [
     "Conv1d",

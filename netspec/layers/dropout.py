@@ -20,9 +20,11 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from ..errors import fail
-from ..shapes import Shape
-from .base import LAYOUTS, Bool, Float, Layer, register
+from netspec.core.errors import fail
+from netspec.core.shapes import Shape
+from netspec.layers.base import Layer
+from netspec.layers.fields import LAYOUTS, Bool, Float
+from netspec.layers.registry import register
 
 __all__ = ["AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
 

@@ -7,9 +7,11 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from ..errors import fail
-from ..shapes import Shape
-from .base import RF, Bool, Layer, PositiveInt, register
+from netspec.core.errors import fail
+from netspec.core.shapes import Shape
+from netspec.layers.base import RF, Layer
+from netspec.layers.fields import Bool, PositiveInt
+from netspec.layers.registry import register
 
 __all__ = ["Linear"]
 

@@ -17,10 +17,12 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from ..errors import SpecError, fail
-from ..shapes import Shape
-from ..window import whole_field_lines
-from .base import RF, Layer, StrictInt, register
+from netspec.core.errors import SpecError, fail
+from netspec.core.shapes import Shape
+from netspec.core.window import whole_field_lines
+from netspec.layers.base import RF, Layer
+from netspec.layers.fields import StrictInt
+from netspec.layers.registry import register
 
 __all__ = ["Flatten", "Unflatten"]
 

@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, Strict, model_validator
 
-from ..errors import fail
-from ..shapes import Shape, upsample_output_size
-from ..window import axis_names
-from .base import MAX_INT, RF, Bool, Layer, PositiveInt, per_axis, register, spatial_layout
+from netspec.core.errors import fail
+from netspec.core.shapes import Shape, upsample_output_size
+from netspec.core.window import axis_names
+from netspec.layers.base import RF, Layer
+from netspec.layers.fields import MAX_INT, Bool, PositiveInt, per_axis, spatial_layout
+from netspec.layers.registry import register
 
 __all__ = ["Upsample"]
 

@@ -9,8 +9,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import netspec
-from netspec.errors import NetspecError
-from netspec.layers import kind_of
+from netspec.core.errors import NetspecError
+from netspec.layers.registry import kind_of
 from tests.torch_check import assert_matches_torch, assert_same_verdict, torch_accepts
 
 ARGS: dict[str, st.SearchStrategy[dict[str, Any]]] = {

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netspec.layers import kind_of
-from netspec.shapes import AxisRF
+from netspec.core.shapes import AxisRF
+from netspec.layers.registry import kind_of
 from tests.torch_check import assert_matches_torch, assert_same_verdict
 
 RANKS = {"Conv1d": 1, "Conv2d": 2, "Conv3d": 3}

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import netspec
-from netspec.errors import NetspecError
-from netspec.layers import kind_of
+from netspec.core.errors import NetspecError
+from netspec.layers.registry import kind_of
 from tests.torch_check import assert_matches_torch, assert_same_verdict, torch_accepts
 
 KINDS = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"]

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import netspec
-from netspec.errors import NetspecError
-from netspec.layers import kind_of
-from netspec.shapes import AxisRF
+from netspec.core.errors import NetspecError
+from netspec.core.shapes import AxisRF
+from netspec.layers.registry import kind_of
 from tests.torch_check import assert_matches_torch, assert_same_verdict
 
 shape_of = st.integers(1, 4).flatmap(

@@ -11,8 +11,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import netspec
-from netspec.errors import NetspecError
-from netspec.layers import kind_of
+from netspec.core.errors import NetspecError
+from netspec.layers.registry import kind_of
 from tests.torch_check import assert_matches_torch, assert_same_verdict, torch_accepts
 
 BATCH_NORMS = {"BatchNorm1d": (1, 2), "BatchNorm2d": (3,), "BatchNorm3d": (4,)}

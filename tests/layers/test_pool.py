@@ -10,9 +10,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netspec.errors import NetspecError
-from netspec.layers import kind_of
-from netspec.shapes import AxisRF
+from netspec.core.errors import NetspecError
+from netspec.core.shapes import AxisRF
+from netspec.layers.registry import kind_of
 from tests.torch_check import assert_matches_torch, assert_same_verdict
 
 MAX_POOLS = {"MaxPool1d": 1, "MaxPool2d": 2, "MaxPool3d": 3}

@@ -1,0 +1,104 @@
+"""What ``netspec check`` runs on each spec, and how it reports: errors (the spec is wrong, or
+breaks its own ``expect:``), lint warnings, and on request the valid input sizes. No torch.
+
+Exit status: 1 when a spec has an error, or with ``--strict`` a warning; else 0.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from netspec.advice.expect import check_expectations
+from netspec.advice.lints import Lint, lint
+from netspec.analysis.analysis import Report, analyze, load
+from netspec.analysis.inputs import AxisSizes, input_sizes
+from netspec.core.errors import NetspecError, Problem
+from netspec.reading.loader import SpecSource
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One spec's verdict. ``report`` is None when the spec did not load."""
+
+    label: str
+    report: Report | None
+    errors: tuple[Problem, ...] = ()
+    warnings: tuple[Lint, ...] = ()
+    input_sizes: tuple[AxisSizes, ...] | None = None
+
+    def failed(self, strict: bool = False) -> bool:
+        return bool(self.errors) or (strict and bool(self.warnings))
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The JSON objects of ``netspec check --format json``: errors, then warnings."""
+        errors = [{**p.to_dict(), "severity": "error", "code": None} for p in self.errors]
+        return errors + [warning.to_dict() for warning in self.warnings]
+
+
+def check_spec(
+    source: SpecSource, *, params: Mapping[str, Any] | None = None, inputs: bool = False
+) -> CheckResult:
+    """Load and analyse ``source``; check its expectations and lints; search its input sizes
+    when ``inputs``. Never raises for a wrong spec: its problems are the result's errors."""
+    label = str(source) if not isinstance(source, dict) else "<spec>"
+    try:
+        spec = load(source, params=params)
+        report = analyze(spec)
+    except NetspecError as error:
+        file = label if label != "<spec>" else None
+        return CheckResult(label, None, tuple(
+            p if p.file or file is None else replace(p, file=file) for p in error.problems))
+    return CheckResult(
+        label,
+        report,
+        tuple(check_expectations(spec, report)),
+        tuple(lint(spec, report)),
+        tuple(input_sizes(spec)) if inputs else None,
+    )
+
+
+def print_results(
+    results: Sequence[CheckResult], *, json_format: bool, strict: bool, inputs: bool
+) -> int:
+    """Print as ``netspec check`` does; return its exit status."""
+    if json_format:
+        entries = [entry for result in results for entry in result.entries()]
+        if inputs:
+            sizes = {r.label: [a.to_dict() for a in r.input_sizes or ()] for r in results}
+            print(json.dumps({"problems": entries, "input_sizes": sizes}, indent=2))
+        else:
+            print(json.dumps(entries, indent=2))
+    else:
+        for result in results:
+            _print_text(result, strict)
+    return 1 if any(result.failed(strict) for result in results) else 0
+
+
+def _print_text(result: CheckResult, strict: bool) -> None:
+    for problem in result.errors:
+        print(problem, file=sys.stderr)
+    for warning in result.warnings:
+        print(warning, file=sys.stderr)
+    report = result.report
+    if report is None or result.errors:
+        return
+    count = len(result.warnings)
+    warned = f"; {count} warning{'s' if count != 1 else ''}" if count else ""
+    if result.failed(strict):
+        print(f"{result.label}: failed: {count} warning{'s' if count != 1 else ''} (--strict)",
+              file=sys.stderr)
+    else:
+        layers = len(report.top_level())
+        print(f"{result.label}: ok ({layers} layer{'s' if layers != 1 else ''}, "
+              f"{report.params:,} params, {report.macs:,} MACs, out "
+              f"{list(report.output_shape)}{warned})")
+    if result.input_sizes is not None:
+        print(f"{result.label}: input sizes per spatial axis (the others as in the spec):")
+        for axis in result.input_sizes or ():
+            print(f"  {axis}")
+        if not result.input_sizes:
+            print("  no spatial axes")

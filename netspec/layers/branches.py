@@ -1,0 +1,192 @@
+"""Composite kinds with paths side by side: residual blocks and parallel branches.
+
+Each path is a layer list walked with the same ``walk`` as the top level; where paths meet (an
+addition, a concatenation) their shapes must agree and their receptive fields must align.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+
+from netspec.core.errors import SpecPath, fail
+from netspec.core.shapes import AxisRF, Shape
+from netspec.layers.base import RF, Layer, LayerReport, Nested, ShapeAfter, TorchCall
+from netspec.layers.composite import Composite, merge_fields, walk_field
+from netspec.layers.registry import AnyLayer, kind_of, register
+from netspec.layers.walk import walk
+
+__all__ = ["Parallel", "Residual"]
+
+
+@lru_cache(maxsize=256)
+def _body_strides(body: tuple[Layer, ...], in_shape: Shape) -> tuple[Fraction, ...]:
+    """A body's effective stride per axis. Cached: without it, residual blocks nested n deep
+    walk the innermost body 2^n times (each block walks its body, then again for the strides).
+    """
+    fresh = tuple(AxisRF() for _ in range(len(in_shape) - 1))
+    return tuple(axis.jump for axis in walk(body, in_shape, fresh, ())[2])
+
+
+@register
+class Residual(Composite):
+    """``post(body(x) + shortcut(x))``: the residual block of ResNet.
+
+    ``shortcut``: ``identity``; ``auto`` (identity when the body keeps the shape and has stride
+    1, else ResNet's projection: a 1x1 convolution carrying the body's stride, no bias, then
+    batch norm); ``if_same`` (identity when the body keeps the shape and has stride 1, else no
+    shortcut: MobileNetV2); or a layer list.
+    Shape: the body's; the shortcut must produce the same shape.
+    Receptive field: the widest of body and shortcut; both must share jump and centre.
+    Example::
+
+        - Residual:
+            body: [{Conv2d: {out_channels: 64, kernel_size: 3, padding: 1}}, ReLU]
+            shortcut: identity
+            post: [ReLU]
+    """
+
+    kind = "Residual"
+    required_lists = ("body",)
+    body: tuple[AnyLayer, ...] = Field(description="The residual branch.")
+    shortcut: Literal["identity", "auto", "if_same"] | tuple[AnyLayer, ...] = Field(
+        default="auto", description="identity, auto (projection when needed), if_same, or layers."
+    )
+    post: tuple[AnyLayer, ...] = Field(default=(), description="Layers after the addition.")
+
+    def shortcut_layers(self, in_shape: Shape, body_shape: Shape) -> tuple[Layer, ...] | None:
+        """The shortcut as layers: () for identity, None for no shortcut at all."""
+        if not isinstance(self.shortcut, str):
+            return self.shortcut
+        if self.shortcut == "identity" or self._keeps_input(in_shape, body_shape):
+            return ()
+        if self.shortcut == "if_same":
+            return None
+        return self._projection(in_shape, body_shape)
+
+    def _keeps_input(self, in_shape: Shape, body_shape: Shape) -> bool:
+        """Whether ``x`` itself can be added: the body keeps the shape and does not stride (as
+        torchvision decides: a stride-2 body on a 1-pixel map keeps its shape, yet its field
+        moves by 2 pixels, so the shortcut needs the projection's stride too)."""
+        return in_shape == body_shape and all(
+            stride == 1 for stride in _body_strides(self.body, in_shape))
+
+    def _projection(self, in_shape: Shape, body_shape: Shape) -> tuple[Layer, ...]:
+        rank = len(in_shape) - 1
+        strides = _body_strides(self.body, in_shape)
+        if rank < 1 or len(body_shape) != len(in_shape) or any(
+            s.denominator != 1 for s in strides
+        ):
+            raise fail(
+                f"shortcut: auto cannot project {list(in_shape)} to {list(body_shape)}; "
+                "write the shortcut layers explicitly",
+                field="shortcut",
+            )
+        conv = kind_of(f"Conv{rank}d").model_validate({
+            "out_channels": body_shape[0],
+            "kernel_size": 1,
+            "stride": [int(s) for s in strides],
+            "bias": False,
+        })
+        return conv, kind_of(f"BatchNorm{rank}d").model_validate({})
+
+    def children_rows(
+        self, in_shape: Shape, rf: RF, path: SpecPath, depth: int
+    ) -> tuple[list[LayerReport], Shape, RF]:
+        rows, body_shape, body_rf = walk_field(self.body, ("body",), in_shape, rf, path, depth)
+        shortcut = self.shortcut_layers(in_shape, body_shape)
+        if shortcut is not None:
+            cut_rows, cut_shape, cut_rf = walk_field(
+                shortcut, ("shortcut",), in_shape, rf, path, depth
+            )
+            if cut_shape != body_shape:
+                raise fail(
+                    f"body gives {list(body_shape)} but shortcut gives {list(cut_shape)}; "
+                    "they are added, so they must match",
+                    field="shortcut",
+                )
+            rows += cut_rows
+            body_rf = merge_fields([("body", body_rf), ("shortcut", cut_rf)], self.kind)
+        post_rows, out_shape, out_rf = walk_field(
+            self.post, ("post",), body_shape, body_rf, path, depth
+        )
+        return rows + post_rows, out_shape, out_rf
+
+    def torch_call(self, in_shape: Shape, shape_after: ShapeAfter) -> TorchCall:
+        """``netspec.torch_side.modules.Residual``: body, shortcut (``Identity`` for the input
+        itself, None for none), post."""
+        body_shape = shape_after(self.body, in_shape)
+        shortcut = self.shortcut_layers(in_shape, body_shape)
+        return TorchCall("Residual", {
+            "body": Nested(self.body, in_shape),
+            "shortcut": None if shortcut is None else (
+                Nested(shortcut, in_shape) if shortcut else TorchCall("Identity")),
+            "post": Nested(self.post, body_shape) if self.post else None,
+        })
+
+
+@register
+class Parallel(Composite):
+    """Branches on the same input, merged by channel concatenation or addition.
+
+    Shape: ``concat``: branch shapes equal except channels, which add up; ``add``: all equal.
+    Receptive field: the widest branch; branches must share jump and centre.
+    Example (SqueezeNet's Fire expand)::
+
+        - Parallel:
+            merge: concat
+            branches:
+              - [{Conv2d: {out_channels: 64, kernel_size: 1}}, ReLU]
+              - [{Conv2d: {out_channels: 64, kernel_size: 3, padding: 1}}, ReLU]
+    """
+
+    kind = "Parallel"
+    required_lists = ("branches",)
+    branches: tuple[tuple[AnyLayer, ...], ...] = Field(
+        description="Layer lists applied to the same input."
+    )
+    merge: Literal["concat", "add"] = Field(
+        default="concat", description="concat (channel axis) or add. Default: concat"
+    )
+
+    def children_rows(
+        self, in_shape: Shape, rf: RF, path: SpecPath, depth: int
+    ) -> tuple[list[LayerReport], Shape, RF]:
+        rows: list[LayerReport] = []
+        shapes: list[Shape] = []
+        fields: list[tuple[str, RF]] = []
+        for index, branch in enumerate(self.branches):
+            branch_rows, shape, branch_rf = walk_field(
+                branch, ("branches", index), in_shape, rf, path, depth
+            )
+            rows += branch_rows
+            shapes.append(shape)
+            fields.append((f"branches[{index}]", branch_rf))
+        return rows, self._merged_shape(shapes), merge_fields(fields, self.kind)
+
+    def _merged_shape(self, shapes: list[Shape]) -> Shape:
+        first = shapes[0]
+        for index, shape in enumerate(shapes[1:], start=1):
+            same = shape == first if self.merge == "add" else (
+                len(shape) == len(first) and shape[1:] == first[1:]
+            )
+            if not same:
+                rule = "the same shape" if self.merge == "add" else "the same shape but channels"
+                raise fail(
+                    f"merge: {self.merge} needs {rule}; branches[0] gives {list(first)}, "
+                    f"branches[{index}] gives {list(shape)}",
+                    field="branches",
+                )
+        if self.merge == "add":
+            return first
+        return (sum(shape[0] for shape in shapes), *first[1:])
+
+    def torch_call(self, in_shape: Shape, shape_after: ShapeAfter) -> TorchCall:
+        """``netspec.torch_side.modules.Parallel``: one ``nn.Sequential`` per branch."""
+        return TorchCall("Parallel", {
+            "branches": [Nested(branch, in_shape) for branch in self.branches],
+            "merge": self.merge,
+        })

@@ -1,0 +1,222 @@
+"""Formatting of a summary: the plain-text table and its Markdown twin. No torch, no arithmetic.
+
+The facts live in ``Report``/``LayerReport`` (one row per layer, totals as properties); this module
+only turns them into text, so a change of layout never changes a number. Columns are an enum
+with one dict of titles, as in torchinfo's ``FormattingOptions``; an empty cell prints ``--``.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from enum import Enum
+from fractions import Fraction
+
+from netspec.analysis.analysis import Report
+from netspec.core.shapes import Shape
+from netspec.layers.base import RF, LayerReport
+
+EMPTY = "--"
+INDENT = "  "
+
+
+class Column(Enum):
+    INDEX = "index"
+    LAYER = "layer"
+    OUTPUT = "output_shape"
+    PARAMS = "params"
+    MACS = "macs"
+    RF = "receptive_field"
+    JUMP = "jump"
+
+
+TITLES: dict[Column, str] = {
+    Column.INDEX: "#",
+    Column.LAYER: "Layer",
+    Column.OUTPUT: "Output shape",
+    Column.PARAMS: "Params",
+    Column.MACS: "MACs",
+    Column.RF: "RF",
+    Column.JUMP: "Jump",
+}
+RIGHT_ALIGNED = frozenset({Column.PARAMS, Column.MACS})  # the index is indented by depth
+COLUMNS = tuple(Column)
+
+
+# --- cells ---
+
+
+def count(value: int) -> str:
+    """``1234567`` -> ``1,234,567``; zero is an empty cell."""
+    return f"{value:,}" if value else EMPTY
+
+
+def shape(value: Shape) -> str:
+    return "[" + ", ".join(str(size) for size in value) + "]"
+
+
+def fraction(value: Fraction) -> str:
+    """Whole numbers as ints; jumps below one pixel (transposed convs, upsampling) as decimals."""
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):.4g}"
+
+
+def rf_size(rf: RF) -> str:
+    """``7x7``: pixels of the input one unit sees, per spatial axis; ``--`` without spatial axes."""
+    return "x".join(fraction(axis.size) for axis in rf) if rf else EMPTY
+
+
+def rf_jump(rf: RF) -> str:
+    """``2x2``: input pixels between neighbouring units. An axis that is no longer positional
+    (after a global pool or ``Flatten`` every unit sees its whole span) has no jump: ``-``, and
+    ``--`` when no axis is positional."""
+    if not any(axis.positional for axis in rf):
+        return EMPTY
+    return "x".join(fraction(axis.jump) if axis.positional else "-" for axis in rf)
+
+
+def params_cell(row: LayerReport) -> str:
+    """Parameter count; in parentheses when some of them are not trained (as torchinfo)."""
+    if row.non_trainable_params:
+        return f"({row.params:,})"
+    return count(row.params)
+
+
+def index_label(row: LayerReport) -> str:
+    """``3`` at the top; inside a composite, the list it sits in: ``body[0]``, ``shortcut[1]``."""
+    if row.depth == 0:
+        return str(row.index)
+    segments = row.path.split(".")
+    while len(segments) > 2 and segments[-2] == "Repeat":  # a copy: its list is the Repeat's
+        segments = segments[:-2]
+    last = segments[-1]
+    return f"{last[: last.rindex('[')]}[{row.index}]" if "[" in last else str(row.index)
+
+
+def layer_cell(row: LayerReport) -> str:
+    """``Conv2d``, or ``Conv2d (stem)`` when the spec names the layer; indented by depth."""
+    label = row.kind if row.name == str(row.index) else f"{row.kind} ({row.name})"
+    return INDENT * row.depth + label
+
+
+def cells(row: LayerReport) -> dict[Column, str]:
+    return {
+        Column.INDEX: INDENT * row.depth + index_label(row),
+        Column.LAYER: layer_cell(row),
+        Column.OUTPUT: shape(row.out_shape),
+        Column.PARAMS: params_cell(row),
+        Column.MACS: count(row.macs),
+        Column.RF: rf_size(row.rf),
+        Column.JUMP: rf_jump(row.rf),
+    }
+
+
+# --- totals and confirmation, shared by both formats ---
+
+
+def totals(report: Report) -> list[tuple[str, str]]:
+    """(label, value) lines under the table."""
+    rf = report.rf
+    if rf:
+        jump = rf_jump(rf)
+        receptive = rf_size(rf) + (f" (jump {jump})" if jump != EMPTY else " (whole input)")
+    else:
+        receptive = EMPTY
+    return [
+        ("Input shape", shape(report.input_shape)),
+        ("Output shape", shape(report.output_shape)),
+        ("Total params", f"{report.params:,}"),
+        ("Trainable params", f"{report.trainable_params:,}"),
+        ("Non-trainable params", f"{report.non_trainable_params:,}"),
+        ("Buffers", f"{report.buffers:,}"),
+        ("MACs (per sample)", f"{report.macs:,}"),
+        ("Receptive field", receptive),
+    ]
+
+
+def confirmation(confirmed_by: str | None) -> str:
+    if confirmed_by is None:
+        return "Not confirmed: the torchinfo check was skipped (confirm=False, --no-confirm)."
+    return f"{confirmed_by} confirmed shapes, parameters and MACs on the built module."
+
+
+def title(report: Report) -> str:
+    return f"netspec summary: {report.name}" if report.name else "netspec summary"
+
+
+# --- the two layouts ---
+
+
+def table(report: Report, confirmed_by: str | None, warnings: Sequence[str] = ()) -> str:
+    """The plain-text table: aligned columns, ``=`` rules, totals, the lint ``warnings``, the
+    confirmation line."""
+    rows = [cells(row) for row in report.layers]
+    widths = {
+        column: max([len(TITLES[column])] + [len(row[column]) for row in rows])
+        for column in COLUMNS
+    }
+
+    def line(values: dict[Column, str]) -> str:
+        parts = [_align(values[c], widths[c], c in RIGHT_ALIGNED) for c in COLUMNS]
+        return "  ".join(parts).rstrip()
+
+    header = line(TITLES)
+    rule = "=" * len(header)
+    body = [line(row) for row in rows]
+    label_width = max(len(label) for label, _ in totals(report))
+    footer = [f"{label + ':':<{label_width + 1}}  {value}" for label, value in totals(report)]
+    notes = _notes(report)
+    return "\n".join(
+        [title(report), rule, header, rule, *body, rule, *footer, rule,
+         *_warning_lines(warnings, max(len(rule), 100)), *notes, confirmation(confirmed_by)]
+    ) + "\n"
+
+
+def markdown(report: Report, confirmed_by: str | None, warnings: Sequence[str] = ()) -> str:
+    """GitHub-flavoured Markdown: a heading, a pipe table, the totals and warnings as lists."""
+    rows = [cells(row) for row in report.layers]
+    header = _md_row([TITLES[c] for c in COLUMNS])
+    align = _md_row(["---:" if c in RIGHT_ALIGNED else ":---" for c in COLUMNS])
+    body = [_md_row([_md_cell(row[c]) for c in COLUMNS]) for row in rows]
+    footer = [f"- **{label}:** {value}" for label, value in totals(report)]
+    return "\n".join(
+        [f"### {title(report)}", "", header, align, *body, "", *footer, "",
+         *_md_warnings(warnings), *_notes(report), confirmation(confirmed_by)]
+    ) + "\n"
+
+
+WARNINGS = "Lint warnings (docs/lints.md; lint_ignore: [CODE] on a layer silences one):"
+
+
+def _warning_lines(warnings: Sequence[str], width: int) -> list[str]:
+    """The lint warnings, each wrapped to ``width`` with a hanging indent."""
+    if not warnings:
+        return []
+    wrapped = [textwrap.fill(text, width, initial_indent=INDENT, subsequent_indent=INDENT * 3,
+                             break_on_hyphens=False) for text in warnings]
+    return [WARNINGS, *wrapped]
+
+
+def _md_warnings(warnings: Sequence[str]) -> list[str]:
+    if not warnings:
+        return []
+    return [f"**{WARNINGS}**", "", *[f"- {_md_cell(text)}" for text in warnings], ""]
+
+
+def _notes(report: Report) -> list[str]:
+    if any(row.non_trainable_params for row in report.layers):
+        return ["(n): parameters that are not trained (trainable: false)."]
+    return []
+
+
+def _align(text: str, width: int, right: bool) -> str:
+    return text.rjust(width) if right else text.ljust(width)
+
+
+def _md_cell(text: str) -> str:
+    """Keep the depth indent visible (Markdown collapses leading spaces)."""
+    stripped = text.lstrip(" ")
+    return "&nbsp;" * (len(text) - len(stripped)) + stripped.replace("|", "\\|")
+
+
+def _md_row(values: Sequence[str]) -> str:
+    return "| " + " | ".join(values) + " |"
