@@ -3,7 +3,7 @@
 A golden file pins formatting, not numbers (numbers are checked against hand arithmetic and torch
 elsewhere). After an intended change of layout, regenerate them and review the diff:
 
-    NETSPEC_UPDATE_GOLDEN=1 pytest tests/test_render.py
+    NETSPEC_UPDATE_GOLDEN=1 pytest tests/views/test_render.py
 """
 
 from __future__ import annotations
@@ -29,5 +29,5 @@ def assert_golden(name: str, text: str) -> None:
     expected = path.read_text(encoding="utf-8")
     assert text == expected, (
         f"output differs from {path}; if the change is intended, regenerate with "
-        "NETSPEC_UPDATE_GOLDEN=1 pytest tests/test_render.py and review the diff"
+        "NETSPEC_UPDATE_GOLDEN=1 pytest tests/views/test_render.py and review the diff"
     )

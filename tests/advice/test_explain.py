@@ -16,7 +16,7 @@ import netspec
 from netspec.advice.explain import explain, explain_row
 from tests import conv_stack
 
-LENET = Path(__file__).parent.parent / "specs" / "lenet5.yaml"
+LENET = Path(__file__).parents[2] / "specs" / "lenet5.yaml"
 
 
 def lines(layers: str, shape: str = "[1, 28, 28]") -> list[list[str]]:

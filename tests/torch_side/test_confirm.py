@@ -20,7 +20,7 @@ from netspec.torch_side import build as build_module
 from netspec.torch_side.confirm import confirm_report, leaf_rows
 from tests import conv_stack as expected
 
-SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
+SPECS = sorted((Path(__file__).parents[2] / "specs").glob("*.yaml"))
 
 
 def one_conv(**args: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 from netspec.core.errors import NetspecError
 from netspec.reading import yaml_source
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 CORPUS = sorted(
     path for pattern in ("specs/*.yaml", "tests/data/*.yaml", "tests/bad_specs/*.yaml",
                          "benchmarks/specs/*.yaml")

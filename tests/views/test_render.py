@@ -1,7 +1,7 @@
 """The table and Markdown renderers: cells, layout, golden files, column sums.
 
 Golden files pin the layout; regenerate after an intended change with
-``NETSPEC_UPDATE_GOLDEN=1 pytest tests/test_render.py`` and review the diff.
+``NETSPEC_UPDATE_GOLDEN=1 pytest tests/views/test_render.py`` and review the diff.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from netspec.views import render
 from tests import conv_stack as expected
 from tests.golden_files import assert_golden
 
-SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
+SPECS = sorted((Path(__file__).parents[2] / "specs").glob("*.yaml"))
 
 
 def row(index: int, **fields: object) -> LayerReport:

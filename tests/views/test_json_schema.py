@@ -4,7 +4,7 @@ Every spec that netspec loads must pass the schema (bundled specs, their expande
 specs); schema-level mistakes (an unknown kind or argument, a wrong type) must fail both. The
 checked-in ``schema/netspec.schema.json`` is what ``netspec schema`` prints now; regenerate it
 after changing a kind with ``netspec schema -o schema/netspec.schema.json`` (or
-``NETSPEC_UPDATE_GOLDEN=1 pytest tests/test_json_schema.py``).
+``NETSPEC_UPDATE_GOLDEN=1 pytest tests/views/test_json_schema.py``).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from netspec.reading.loader import read
 from netspec.reading.spec import Spec
 from netspec.reading.templates import expand_templates
 from tests.golden_files import UPDATE
-from tests.test_roundtrip import specs as random_specs
+from tests.torch_side.test_roundtrip import specs as random_specs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "schema" / "netspec.schema.json"
 HEADER = "# yaml-language-server: $schema=../schema/netspec.schema.json"
 SPEC_FILES = sorted((ROOT / "specs").glob("*.yaml"))

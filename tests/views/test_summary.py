@@ -15,7 +15,7 @@ from netspec.reading.loader import SpecSource
 from netspec.views.summary import SCHEMA_VERSION, Summary
 from tests import conv_stack as expected
 
-SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
+SPECS = sorted((Path(__file__).parents[2] / "specs").glob("*.yaml"))
 
 LAYER_KEYS = {
     "index", "path", "name", "kind", "depth", "in_shape", "out_shape", "params",
@@ -182,7 +182,7 @@ def test_summary_is_part_of_the_public_api() -> None:
     assert isinstance(netspec.summary(expected.PATH, confirm=False), Summary)
 
 
-DOCS = Path(__file__).parent.parent / "docs" / "json-format.md"
+DOCS = Path(__file__).parents[2] / "docs" / "json-format.md"
 
 
 def test_documented_example_is_what_netspec_prints() -> None:

@@ -17,7 +17,7 @@ import torch
 import netspec
 from netspec.torch_side import exporter
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "examples" / "tiny_cnn.yaml"  # residual block, group norm, pool, linear
 BRANCHY = """
 name: branchy

@@ -14,7 +14,7 @@ import netspec
 from netspec.views.diagram import TIMES as X
 from tests.golden_files import UPDATE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SVG = "{http://www.w3.org/2000/svg}"
 DOC_SPEC, DOC_SVG = ROOT / "docs" / "resnet_block.yaml", ROOT / "docs" / "resnet_block.svg"
 BRANCHES = """

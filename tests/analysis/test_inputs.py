@@ -12,7 +12,7 @@ import netspec
 from netspec.analysis.inputs import SizeSet, input_sizes, status
 from netspec.cli.commands import main
 
-SPECS = Path(__file__).parent.parent / "specs"
+SPECS = Path(__file__).parents[2] / "specs"
 
 
 def load(layers: str, shape: str) -> netspec.Spec:

@@ -16,7 +16,7 @@ from netspec.layers.registry import registered_kinds
 from netspec.torch_side.confirm import compare, run_torchinfo
 from netspec.torch_side.empty_batch import run_on_empty_batch
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 SAMPLES = {1: [3, 9], 2: [3, 9, 9], 3: [3, 5, 5, 5]}
 

@@ -14,7 +14,7 @@ from torch import nn
 
 import netspec
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 SMALL = ["lenet5", "resnet20_cifar", "squeezenet1_0", "mobilenet_v2", "audio_cnn_1d",
          "volume_cnn_3d", "nin"]
 

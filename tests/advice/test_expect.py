@@ -13,7 +13,7 @@ from netspec.advice.expect import check_expectations, output_stride
 from netspec.cli.commands import main
 from netspec.core.errors import SpecError
 
-LENET = (Path(__file__).parent.parent / "specs" / "lenet5.yaml").read_text()
+LENET = (Path(__file__).parents[2] / "specs" / "lenet5.yaml").read_text()
 
 
 def with_expect(*lines: str) -> str:

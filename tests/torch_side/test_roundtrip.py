@@ -24,7 +24,7 @@ import netspec
 from netspec.torch_side.modules import Parallel, Residual
 from netspec.torch_side.roundtrip import signature
 
-SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.yaml"))
+SPECS = sorted((Path(__file__).resolve().parents[2] / "specs").glob("*.yaml"))
 
 
 def round_trip(spec: netspec.Spec, *, device: str = "meta") -> netspec.Spec:

@@ -18,7 +18,7 @@ import torch
 import netspec
 from tests.gradient_support import affordable, confirm_windows, observed, positive_linear
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 SPEC_FILES = sorted(SPECS.glob("*.yaml"))
 
 

@@ -20,7 +20,7 @@ from netspec.core.errors import SpecError
 from netspec.core.lint_codes import LINT_CODES
 from netspec.layers.registry import registered_kinds
 
-DOCS = Path(__file__).parent.parent / "docs" / "lints.md"
+DOCS = Path(__file__).parents[2] / "docs" / "lints.md"
 
 
 def spec(layers: str, shape: str = "[3, 28, 28]", extra: str = "") -> str:
@@ -328,7 +328,7 @@ def test_nested_layers_are_located_at_their_line() -> None:
 
 
 def test_the_bundled_resnet_is_clean() -> None:
-    assert lint(netspec.load(Path(__file__).parent.parent / "specs" / "resnet18.yaml")) == []
+    assert lint(netspec.load(Path(__file__).parents[2] / "specs" / "resnet18.yaml")) == []
 
 
 def test_the_engine_names_no_layer_kind() -> None:

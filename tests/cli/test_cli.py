@@ -16,7 +16,7 @@ from netspec.cli import commands as cli
 from netspec.layers import Conv2d
 from tests import conv_stack as expected
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 
 BAD_SPEC = """\
 name: bad
@@ -92,7 +92,7 @@ def test_summary_markdown() -> None:
 
 
 def test_summary_input_override_and_no_confirm() -> None:
-    # see tests/test_summary.py::test_input_shape_override for the arithmetic
+    # see tests/views/test_summary.py::test_input_shape_override for the arithmetic
     result = run("summary", str(expected.PATH), "--input", "3x64x64", "--no-confirm")
     assert result.returncode == 0, result.stderr
     assert "Output shape:          [4, 50, 46]" in result.stdout
