@@ -1,5 +1,6 @@
 """The harness that confirms receptive fields empirically: the gradient of one output unit is
-non-zero exactly on the analysed window of the input. ``tests/layers/test_receptive_field.py`` runs it.
+non-zero exactly on the analysed window of the input. ``tests/layers/test_receptive_field.py``
+runs it.
 
 Method. For a spec, build the network on the meta device and turn it into a linear network with
 strictly positive coefficients, in float64 on the CPU:
