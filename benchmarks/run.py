@@ -206,6 +206,27 @@ def check_all(reps: int) -> list[Row]:
     ]
 
 
+FIVE = ("lenet5", "alexnet", "vgg16", "resnet50", "mobilenet_v2")
+
+
+def check_five(reps: int) -> list[Row]:
+    """Issue 11's start-up target: the kinds load when a spec names them, so checking five
+    classic specs costs at most twice ``import pydantic, yaml``."""
+    specs = [f"specs/{name}.yaml" for name in FIVE]
+    runs = measure({
+        "netspec": netspec_cli("check", *specs),
+        "floor": [PY, "-c", "import pydantic, yaml"],
+    }, reps)
+    ours, floor = runs["netspec"], runs["floor"]
+    name = "3b. check " + ",".join(FIVE) + " vs import pydantic, yaml"
+    wall = ours.wall / floor.wall
+    return [
+        Row(name, "wall", seconds(ours.wall), seconds(floor.wall), wall, "<= 2.00x",
+            at_most(wall, 2.0)),
+        Row(name, "CPU", seconds(ours.cpu), seconds(floor.cpu), ours.cpu / floor.cpu, "", None),
+    ]
+
+
 def torch_imported(argv: Sequence[str]) -> bool:
     """Whether the command imports torch: ``-X importtime`` lists every module it imports."""
     child = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], cwd=ROOT, env=child_env(),
@@ -259,6 +280,7 @@ COMPARISONS: dict[str, Callable[[int], list[Row]]] = {
     "summary-billion": lambda reps: summary_large(
         reps, "benchmarks/specs/billion.yaml", "billion", "", "1,045,369,000-parameter MLP"),
     "check": check_all,
+    "check-five": check_five,
     "build": build,
     "scaling": scaling,
 }

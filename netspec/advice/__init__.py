@@ -1,2 +1,2 @@
-"""Advice on a spec: lints, the arithmetic of each layer (``--explain``), ``expect:`` checks, the
-difference between two specs, and what ``netspec check`` reports."""
+"""Advice on an analysed spec: lints (warnings and their codes), ``expect:`` checks, and what
+``netspec check`` reports for a spec."""

@@ -209,7 +209,7 @@ def run_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def run_diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from netspec.advice.diff import compare
+    from netspec.views.diff import compare
 
     variants = args.params_a or args.params_b or args.input_a or args.input_b
     if args.b is None and not variants:

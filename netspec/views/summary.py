@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from netspec.advice.explain import explain as explain_text
-from netspec.advice.explain import explain_row
+from netspec.views.explain import explain as explain_text
+from netspec.views.explain import explain_row
 from netspec.advice.lints import Lint, lint
 from netspec.analysis.analysis import Report, analyze, check_memory, load
 from netspec.analysis.inputs import AxisSizes, input_sizes

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec.advice.diff import compare, diff
+from netspec.views.diff import compare, diff
 from netspec.cli.commands import main
 
 A = """\

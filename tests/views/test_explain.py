@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec.advice.explain import explain, explain_row
+from netspec.views.explain import explain, explain_row
 from tests import conv_stack
 
 LENET = Path(__file__).parents[2] / "specs" / "lenet5.yaml"
