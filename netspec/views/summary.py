@@ -18,14 +18,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from netspec.views.explain import explain as explain_text
-from netspec.views.explain import explain_row
 from netspec.advice.lints import Lint, lint
 from netspec.analysis.analysis import Report, analyze, check_memory, load
 from netspec.analysis.inputs import AxisSizes, input_sizes
 from netspec.reading.loader import SpecSource
 from netspec.reading.spec import check_input_shape
 from netspec.views import render
+from netspec.views.explain import explain as explain_text
+from netspec.views.explain import explain_row
 
 SCHEMA_VERSION = 1
 """Bumped only when a key of ``to_dict`` changes meaning or disappears; new keys may be added."""

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec.views.diff import compare, diff
 from netspec.cli.commands import main
+from netspec.views.diff import compare, diff
 
 A = """\
 name: small
