@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import warnings
 from collections import Counter
 from collections.abc import Mapping
@@ -36,7 +37,7 @@ from netspec.core.errors import NetspecError, Problem
 from netspec.reading.spec import Spec
 from netspec.torch_side.locate import Locator, built_from
 
-__all__ = ["Loaded", "WeightsSource", "load_weights", "read_weights"]
+__all__ = ["Loaded", "WeightsSource", "check_weights", "load_weights", "read_weights"]
 
 WeightsSource: TypeAlias = "str | os.PathLike[str] | Mapping[str, torch.Tensor]"
 CHECKPOINT_KEYS = ("state_dict", "model", "model_state_dict")
@@ -101,6 +102,14 @@ def load_weights_with_report(model: nn.Module, source: WeightsSource, *,
     return Loaded(weights.name, len(pairs), matched_by)
 
 
+def check_weights(spec: Spec, source: WeightsSource) -> dict[str, Any]:
+    """Build ``spec`` on the CPU and load ``source`` into it: how it matched, as a dict."""
+    from netspec.torch_side.build import build
+
+    loaded = load_weights_with_report(build(spec), source, spec=spec)
+    return {"source": loaded.source, "tensors": loaded.tensors, "matched_by": loaded.matched_by}
+
+
 # --- reading ---
 
 
@@ -133,11 +142,7 @@ def _read_torch(path: Path, name: str) -> Any:
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        raise NetspecError(Problem(
-            f"refused: the file holds Python code/objects that weights_only loading does not "
-            f"run ({_refusal(str(error))}); netspec never unpickles code. If you trust the "
-            f"file, load it yourself (torch.load(..., weights_only=False)) and pass the state "
-            f"dict", file=name)) from None
+        raise NetspecError(Problem(_refusal(str(error)), file=name)) from None
     except EOFError:
         raise NetspecError(Problem("the file ends early: it is truncated or not a torch file",
                                    file=name)) from None
@@ -152,15 +157,18 @@ def _read_torch(path: Path, name: str) -> Any:
 
 
 def _refusal(message: str) -> str:
-    """The part of torch's weights_only refusal that names what the file holds."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    boilerplate = ("Weights only load failed", "Check the documentation", "Please file an issue")
-    reasons = [line for line in lines if not line.startswith(boilerplate)]
-    for line in lines:  # "Please file an issue ...: WeightsUnpickler error: <reason>"
-        if line.startswith("Please file an issue") and "error:" in line:
-            reasons.insert(0, line.rsplit("error:", 1)[1].strip())
-    found = [reason for reason in reasons if reason]
-    return (found[0] if found else "an object it does not allow").rstrip(".")[:200]
+    """torch's weights_only refusal (a long paragraph that varies by version) in our words."""
+    named = re.search(r"GLOBAL ([\w.]+)", message)
+    if named:
+        return (f"refused: the file holds Python code/objects that weights_only loading does not "
+                f"run (it names {named.group(1)}); netspec never unpickles code. If you trust "
+                f"the file, load it yourself (torch.load(..., weights_only=False)) and pass the "
+                f"state dict")
+    found = re.search(r"WeightsUnpickler error:\s*([^\n]+)", message) or re.search(
+        r"(Unsupported operand \d+)", message)
+    reason = found.group(1).strip().rstrip(".")[:120] if found else "not allowed"
+    return (f"refused: not a file saved by torch.save, or one holding Python code/objects that "
+            f"weights_only loading does not run ({reason})")
 
 
 def _read_safetensors(path: Path, name: str) -> dict[str, Any]:
@@ -201,7 +209,8 @@ def _tensors(state: dict[Any, Any], name: str) -> list[tuple[str, torch.Tensor]]
     if others:
         raise NetspecError(Problem(
             f"not a state dict: {', '.join(others[:5])}{' ...' if len(others) > 5 else ''} "
-            f"{'is' if len(others) == 1 else 'are'} not named tensors (a checkpoint's state "
+            f"{'is not a named tensor' if len(others) == 1 else 'are not named tensors'} (a "
+            f"checkpoint's state "
             f"dict is looked for under {', '.join(map(repr, CHECKPOINT_KEYS))})", file=name))
     on_meta = [key for key, value in state.items() if value.is_meta]
     if on_meta:
