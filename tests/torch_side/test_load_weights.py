@@ -325,3 +325,15 @@ def test_safetensors_without_the_package_says_what_to_install(
     monkeypatch.setitem(sys.modules, "safetensors", None)
     with pytest.raises(netspec.NetspecError, match="pip install safetensors"):
         netspec.build(BLOCKNET, weights=tmp_path / "w.safetensors")
+
+
+def test_a_tensor_held_by_a_container_is_located_at_the_layer_holding_its_leaves() -> None:
+    model = netspec.build(BLOCKNET)
+    model[3].register_parameter("layer_scale", nn.Parameter(torch.ones(16, 1, 1)))
+    state = {key: value for key, value in model.state_dict().items() if key != "3.layer_scale"}
+    with pytest.raises(netspec.NetspecError) as caught:
+        netspec.load_weights(model, state)
+    (missing,) = caught.value.problems[1:]
+    assert "'3.layer_scale' [16, 1, 1] is missing" in missing.message
+    assert missing.line == line_of(BLOCKNET, "- Residual:")
+    assert "(layer 3, Residual;" in missing.message
