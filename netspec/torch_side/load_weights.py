@@ -23,7 +23,7 @@ import os
 import pickle
 import re
 import warnings
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -56,9 +56,6 @@ class Loaded:
     tensors: int
     matched_by: str
     """``"key"``, ``"order"`` or ``"order within each shape"``."""
-
-    def __str__(self) -> str:
-        return f"Weights: {self.source}, {self.tensors} tensors matched by {self.matched_by}."
 
 
 @dataclass(frozen=True)
@@ -232,20 +229,25 @@ def _match(weights: _Weights, targets: list[tuple[str, torch.Tensor]], spec: Spe
     if set(by_key) == {key for key, _ in targets}:
         if all(_signature(by_key[key]) == sig for (key, _), sig in zip(targets, mine, strict=True)):
             return [(tensor, by_key[key]) for key, tensor in targets], "key"
-        raise _misfit(weights, targets, spec, model, "key")
+        raise _misfit(weights, targets, spec, model, "key", " (the keys are the model's)")
     if weights.ordered and theirs == mine:
         return [(target, tensor) for (_, target), (_, tensor) in zip(
             targets, given, strict=True)], "order"
     if weights.ordered and Counter(theirs) == Counter(mine):
-        queues: dict[Signature, list[torch.Tensor]] = {}
+        queues: dict[Signature, deque[torch.Tensor]] = {}
         for (_, tensor), sig in zip(given, theirs, strict=True):
-            queues.setdefault(sig, []).append(tensor)
-        pairs = [(target, queues[sig].pop(0)) for (_, target), sig in zip(
+            queues.setdefault(sig, deque()).append(tensor)
+        pairs = [(target, queues[sig].popleft()) for (_, target), sig in zip(
             targets, mine, strict=True)]
         return pairs, "order within each shape"
+    if not weights.ordered:
+        raise _misfit(weights, targets, spec, model, "key", (
+            " (a .safetensors file does not keep its tensors' order, so its keys must be the "
+            "model's)"))
     shared = len(by_key.keys() & {key for key, _ in targets})
-    keyed = not weights.ordered or shared * 2 >= max(len(given), len(targets))
-    raise _misfit(weights, targets, spec, model, "key" if keyed else "order")
+    if shared * 2 >= max(len(given), len(targets)):
+        raise _misfit(weights, targets, spec, model, "key", " (most keys are the model's)")
+    raise _misfit(weights, targets, spec, model, "order", " (the keys are not the model's)")
 
 
 def _signature(tensor: torch.Tensor) -> Signature:
@@ -255,7 +257,7 @@ def _signature(tensor: torch.Tensor) -> Signature:
 
 
 def _misfit(weights: _Weights, targets: list[tuple[str, torch.Tensor]], spec: Spec | None,
-            model: nn.Module, matched_by: str) -> NetspecError:
+            model: nn.Module, matched_by: str, why: str) -> NetspecError:
     """One error: a header, then every entry that does not fit, each at its layer's line."""
     locate = Locator(spec, model)
     entries = _differences_by_key(weights, targets) if matched_by == "key" else (
@@ -265,16 +267,13 @@ def _misfit(weights: _Weights, targets: list[tuple[str, torch.Tensor]], spec: Sp
     if len(problems) > MAX_LISTED:
         shown.append(Problem(f"... and {len(problems) - MAX_LISTED} more entries that do not "
                              f"fit", file=weights.name))
-    why = "" if matched_by == "order" or not weights.ordered else (
-        " (the keys are mostly the model's)" if matched_by == "key" else "")
-    if not weights.ordered and matched_by == "key":
-        why = " (a .safetensors file does not keep its tensors' order, so its keys must be the " \
-              "model's)"
+    other = "; are these the weights of another network?" if len(problems) * 2 > len(
+        targets) else ""
     header = Problem(
         f"cannot load these weights into the spec's model: {len(problems)} "
         f"{'entry does' if len(problems) == 1 else 'entries do'} not fit, matched by "
-        f"{matched_by}{why}; the file has {len(weights.entries)} tensors, the model "
-        f"{len(targets)}. Nothing was loaded", file=weights.name)
+        f"{matched_by}{why}; the weights have {len(weights.entries)} tensors, the model "
+        f"{len(targets)}{other}. Nothing was loaded", file=weights.name)
     return NetspecError([header, *shown])
 
 
