@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from netspec.analysis.inputs import input_sizes
     from netspec.torch_side.build import build
     from netspec.torch_side.exporter import export
+    from netspec.torch_side.load_weights import load_weights
     from netspec.torch_side.roundtrip import from_module
     from netspec.torch_side.weights import init_weights
     from netspec.views.diagram import draw
@@ -53,6 +54,7 @@ __all__ = [
     "layers",
     "lint",
     "load",
+    "load_weights",
     "schema",
     "summary",
 ]
@@ -66,6 +68,7 @@ _LAZY = {
     "init_weights": "netspec.torch_side.weights",
     "input_sizes": "netspec.analysis.inputs",
     "lint": "netspec.advice.lints",
+    "load_weights": "netspec.torch_side.load_weights",
     "schema": "netspec.views.json_schema",
     "summary": "netspec.views.summary",
     "Summary": "netspec.views.summary",

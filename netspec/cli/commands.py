@@ -1,6 +1,7 @@
 """``netspec`` on the command line: a thin layer over the public API.
 
     netspec summary SPEC [--input 3x224x224] [--format table|json|markdown] [--no-confirm]
+        [--weights FILE]                            # load a checkpoint into the built model
     netspec check SPEC... [--format text|json]      # validate and analyse; never imports torch
         [--strict] [--inputs]                       # warnings fail; valid input sizes
     netspec diff A [B] [--set-a/--set-b NAME=VALUE] # per-layer changes, two specs or variants
@@ -116,6 +117,11 @@ def _add_summary(commands: Commands) -> None:
         help="refuse a network with more than N parameter and buffer elements (2e9 is "
         "build's default limit); the summary itself allocates nothing, so by default none",
     )
+    summary.add_argument(
+        "--weights", metavar="FILE",
+        help="load this state dict or checkpoint (torch.save, .safetensors) into the built "
+        "model: every entry that does not fit is an error at its layer's line",
+    )
     summary.set_defaults(run=run_summary)
 
 
@@ -186,7 +192,7 @@ def run_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     result = summary(
         args.spec, input_shape=args.input, confirm=not args.no_confirm,
         params=dict(args.params), depth=args.depth, max_params=args.max_params,
-        explain=args.explain, inputs=args.inputs,
+        explain=args.explain, inputs=args.inputs, weights=args.weights,
     )
     if args.format == "json":
         print(result.to_json())

@@ -47,8 +47,9 @@ def add_commands(commands: Commands) -> None:
     export.add_argument("--input", type=input_shape, metavar="SHAPE",
                         help="one input sample's shape, replacing the spec's input: 3x224x224")
     export.add_argument("--weights", metavar="FILE",
-                        help="a state dict (torch.save(model.state_dict(), FILE)) to load; "
-                        "default: a random initialisation seeded with --seed")
+                        help="a state dict or checkpoint (torch.save, .safetensors) to load, "
+                        "by key or else in order, every shape checked; default: a random "
+                        "initialisation seeded with --seed")
     export.add_argument("--seed", type=int, default=0, help="seed of the weights and the "
                         "example input (default 0)")
     export.add_argument("--batch", type=int, default=2, metavar="N",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -35,6 +36,7 @@ class SourceMap:
     ) -> None:
         self.file = file
         self.positions: dict[SpecPath, Position | None] = positions or {}
+        self._by_row_path: dict[SpecPath, SpecPath] | None = None
 
     def nearest(self, path: SpecPath) -> SpecPath:
         """The longest prefix of ``path`` that exists in the document."""
@@ -55,11 +57,40 @@ class SourceMap:
 
     def path_of_row(self, text: str) -> SpecPath:
         """A report row's path text (``layers[4].layers[0]``) back to the spec path that has a
-        position in the document; the text itself when none matches."""
+        position in the document; the text itself when none matches.
+
+        Row paths leave out the kind names that spec paths hold after each list index
+        (``layers[4].Sequential.layers[0].Residual.body[0]`` is row ``layers[4].layers[0].body[0]``,
+        written in a block's definition), so both are compared without them. A layer that no
+        line writes (the projection of ``shortcut: auto``) is located at its nearest written
+        parent.
+        """
         for path in self.positions:
             if format_path(path) == text:
                 return path
+        if self._by_row_path is None:
+            self._by_row_path = {}
+            for path in self.positions:
+                self._by_row_path.setdefault(_without_kinds(path), path)
+        wanted = _without_kinds(_parse_path(text))
+        for end in range(len(wanted), 0, -1):  # a generated layer: where its parent is written
+            if wanted[:end] in self._by_row_path:
+                return self._by_row_path[wanted[:end]]
         return (text,)
+
+
+_PATH_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def _parse_path(text: str) -> SpecPath:
+    """``layers[4].body[0]`` -> ``("layers", 4, "body", 0)``: ``format_path`` undone."""
+    return tuple(int(index) if index else name for index, name in _PATH_PART.findall(text))
+
+
+def _without_kinds(path: SpecPath) -> SpecPath:
+    """``path`` without the kind names (capitalised) that follow a list index."""
+    return tuple(part for i, part in enumerate(path) if not (
+        i and isinstance(path[i - 1], int) and isinstance(part, str) and part[:1].isupper()))
 
 
 class Spec(BaseModel):

@@ -20,6 +20,8 @@ from netspec.layers.base import Layer, Nested, TorchCall
 from netspec.layers.walk import expanded
 from netspec.reading.loader import SpecSource
 from netspec.torch_side import modules as netspec_modules
+from netspec.torch_side.load_weights import WeightsSource, load_weights
+from netspec.torch_side.locate import remember
 
 
 def build(
@@ -28,6 +30,7 @@ def build(
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
     max_params: int | None = DEFAULT_MAX_PARAMS,
+    weights: WeightsSource | None = None,
 ) -> nn.Sequential:
     """The spec's network as ``nn.Sequential``; children are named by ``name:`` or by index.
 
@@ -37,6 +40,10 @@ def build(
     Memory guard: before anything is allocated, the parameter and buffer elements are counted
     from the analysis; more than ``max_params`` (default 2e9, 8 GB in float32) raises
     ``LimitError``. ``max_params=None`` lifts the limit; ``device="meta"`` is never refused.
+
+    ``weights``: a state dict, or a file holding one (``torch.save``, ``.safetensors``),
+    loaded with ``netspec.load_weights``: by key, else in order with every shape checked; a
+    mismatch is a ``NetspecError`` naming each entry with its spec line.
     """
     spec = load(source)
     if max_params is not None and torch.device(device or "cpu").type != "meta":
@@ -48,10 +55,14 @@ def build(
         for row in analyze(spec).layers if row.layer is not None
     })
     try:
-        return nn.Sequential(
+        model = nn.Sequential(
             build_layers(spec.layers, tuple(spec.input), device=device, dtype=dtype))
     finally:
         _KNOWN_SHAPES.reset(known)
+    remember(model, spec)
+    if weights is not None:
+        load_weights(model, weights, spec=spec)
+    return model
 
 
 def build_layers(

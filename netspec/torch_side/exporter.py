@@ -3,7 +3,7 @@
     netspec export specs/resnet18.yaml -o resnet18.pt2     # torch.export.save
     netspec export specs/resnet18.yaml -o resnet18.onnx    # torch.onnx.export, the onnx extra
 
-The model is built in eval mode, with the weights of ``weights=`` (a ``state_dict`` file) or a
+The model is built in eval mode, with the weights of ``weights=`` (``netspec.load_weights``) or a
 seeded random initialisation, and exported with a dynamic batch dimension. Unless told not to,
 the artefact is loaded back (``torch.export.load``; onnxruntime for ONNX, when installed) and
 run on a batch of another size: an output that differs from the built model's by more than the
@@ -28,6 +28,7 @@ from netspec.analysis.analysis import load
 from netspec.core.errors import NetspecError, Problem
 from netspec.reading.loader import SpecSource
 from netspec.torch_side.build import build
+from netspec.torch_side.load_weights import WeightsSource
 
 __all__ = ["FORMATS", "Exported", "export"]
 
@@ -57,7 +58,7 @@ def export(
     *,
     params: Mapping[str, Any] | None = None,
     input_shape: Sequence[int] | None = None,
-    weights: str | os.PathLike[str] | None = None,
+    weights: WeightsSource | None = None,
     seed: int = 0,
     batch: int = 2,
     dynamic_batch: bool = True,
@@ -65,7 +66,8 @@ def export(
 ) -> Exported:
     """Export the spec's model to ``path``; its suffix picks the format (``FORMATS``).
 
-    ``weights``: a file saved with ``torch.save(model.state_dict(), ...)`` for this spec;
+    ``weights``: a state dict or checkpoint file (``torch.save``, ``.safetensors``) or a state
+    dict, loaded as ``netspec.load_weights`` does (by key, else in order, every shape checked);
     without it the weights are a random initialisation seeded with ``seed``. The example input
     has ``batch`` samples; with ``dynamic_batch`` the artefact takes any batch size.
     Raises ``NetspecError`` for a wrong path, missing ONNX packages, or an artefact whose output
@@ -101,19 +103,9 @@ def export(
     return _verify(model, target, kind, check)
 
 
-def _model(spec: Any, weights: str | os.PathLike[str] | None, seed: int) -> nn.Module:
+def _model(spec: Any, weights: WeightsSource | None, seed: int) -> nn.Module:
     torch.manual_seed(seed)
-    model = build(spec)
-    if weights is not None:
-        try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
-        except (OSError, RuntimeError, KeyError, TypeError) as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-            raise NetspecError(Problem(
-                f"cannot load these weights into the spec's model: {first}",
-                file=str(weights))) from None
-    return model.eval()
+    return build(spec, weights=weights).eval()
 
 
 def _export_onnx(model: nn.Module, example: torch.Tensor, target: Path,

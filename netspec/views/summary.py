@@ -14,6 +14,7 @@ and formatting (``render``) are separate files, as torchinfo separates ``LayerIn
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -49,6 +50,8 @@ class Summary:
     """Each layer's arithmetic under the table, and as ``explain`` in the JSON rows."""
     input_sizes: tuple[AxisSizes, ...] | None = None
     """Valid and exact input sizes per spatial axis (``netspec.inputs``), when asked for."""
+    weights: Mapping[str, Any] | None = None
+    """With ``weights=``: ``{"source", "tensors", "matched_by"}`` of the weights that loaded."""
 
     @property
     def confirmed(self) -> bool:
@@ -65,8 +68,12 @@ class Summary:
         return render.markdown(self._shown(), self.confirmed_by, warnings) + fenced
 
     def _sections(self) -> str:
-        """The explanation and the input sizes, when asked for, after a blank line each."""
+        """The weights line, the explanation and the input sizes, when asked for, after a blank
+        line each."""
         text = ""
+        if self.weights is not None:
+            text += (f"\nWeights: {self.weights['source']} loads: {self.weights['tensors']} "
+                     f"tensors matched by {self.weights['matched_by']}.\n")
         if self.explain:
             text += "\n" + explain_text(self._shown())
         if self.input_sizes is not None:
@@ -98,6 +105,8 @@ class Summary:
                 layer["explain"] = explain_row(row)
         if self.input_sizes is not None:
             data["input_sizes"] = [axis.to_dict() for axis in self.input_sizes]
+        if self.weights is not None:
+            data["weights"] = dict(self.weights)
         return data
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -117,6 +126,7 @@ def summary(
     max_params: int | None = None,
     explain: bool = False,
     inputs: bool = False,
+    weights: str | os.PathLike[str] | Mapping[str, Any] | None = None,
 ) -> Summary:
     """Analyse a spec and, unless ``confirm=False``, confirm the analysis with torchinfo.
 
@@ -128,7 +138,9 @@ def summary(
     the meta device as fallback), so it costs no resident weight memory. Raises ``SpecError`` for a
     wrong spec and ``ConfirmationError`` (a netspec bug) when torch disagrees with the analysis.
     The summary lists the lint warnings; ``explain`` adds each layer's arithmetic and
-    ``inputs`` the valid and exact input sizes.
+    ``inputs`` the valid and exact input sizes. ``weights`` (a state dict or a file holding one)
+    is loaded into the spec's model built on the CPU (``netspec.load_weights``): weights that do
+    not fit raise ``NetspecError``; the summary says how they were matched.
     """
     spec = load(source, params=params)
     if input_shape is not None:
@@ -138,6 +150,10 @@ def summary(
         check_memory(report, spec, max_params, 4, "float32")
     result = Summary(report, depth=depth, lints=tuple(lint(spec, report)), explain=explain,
                      input_sizes=tuple(input_sizes(spec)) if inputs else None)
+    if weights is not None:
+        from netspec.torch_side.load_weights import check_weights
+
+        result = replace(result, weights=check_weights(spec, weights))
     if not confirm:
         return result
     from netspec.torch_side.confirm import confirm_report
