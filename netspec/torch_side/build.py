@@ -19,8 +19,9 @@ from netspec.core.shapes import Shape
 from netspec.layers.base import Layer, Nested, TorchCall
 from netspec.layers.walk import expanded
 from netspec.reading.loader import SpecSource
+from netspec.reading.spec import Spec
 from netspec.torch_side import modules as netspec_modules
-from netspec.torch_side.load_weights import WeightsSource, load_weights
+from netspec.torch_side.load_weights import WeightsSource, load_weights, load_weights_with_report
 from netspec.torch_side.locate import remember
 
 
@@ -152,3 +153,9 @@ _KNOWN_SHAPES: ContextVar[dict[tuple[int, Shape], Shape]] = ContextVar(
 """Output shape by (layer object, input shape) while ``build`` runs: without it, each composite
 walks its subtree again to learn its output shape, at every level of nesting (ResNet-50: 2.7
 leaf analyses per leaf; 10 ms of a 140 ms build)."""
+
+
+def check_weights(spec: Spec, source: WeightsSource) -> dict[str, Any]:
+    """Build ``spec`` on the CPU and load ``source`` into it: how it matched, as a dict."""
+    loaded = load_weights_with_report(build(spec), source, spec=spec)
+    return {"source": loaded.source, "tensors": loaded.tensors, "matched_by": loaded.matched_by}

@@ -37,7 +37,7 @@ from netspec.core.errors import NetspecError, Problem
 from netspec.reading.spec import Spec
 from netspec.torch_side.locate import Locator, built_from
 
-__all__ = ["Loaded", "WeightsSource", "check_weights", "load_weights", "read_weights"]
+__all__ = ["Loaded", "WeightsSource", "load_weights", "load_weights_with_report", "read_weights"]
 
 WeightsSource: TypeAlias = "str | os.PathLike[str] | Mapping[str, torch.Tensor]"
 CHECKPOINT_KEYS = ("state_dict", "model", "model_state_dict")
@@ -97,14 +97,6 @@ def load_weights_with_report(model: nn.Module, source: WeightsSource, *,
         for target, tensor in pairs:
             target.copy_(tensor)
     return Loaded(weights.name, len(pairs), matched_by)
-
-
-def check_weights(spec: Spec, source: WeightsSource) -> dict[str, Any]:
-    """Build ``spec`` on the CPU and load ``source`` into it: how it matched, as a dict."""
-    from netspec.torch_side.build import build
-
-    loaded = load_weights_with_report(build(spec), source, spec=spec)
-    return {"source": loaded.source, "tensors": loaded.tensors, "matched_by": loaded.matched_by}
 
 
 # --- reading ---

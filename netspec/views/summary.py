@@ -151,7 +151,7 @@ def summary(
     result = Summary(report, depth=depth, lints=tuple(lint(spec, report)), explain=explain,
                      input_sizes=tuple(input_sizes(spec)) if inputs else None)
     if weights is not None:
-        from netspec.torch_side.load_weights import check_weights
+        from netspec.torch_side.build import check_weights
 
         result = replace(result, weights=check_weights(spec, weights))
     if not confirm:
