@@ -219,9 +219,13 @@ def _md_warnings(warnings: Sequence[str]) -> list[str]:
 
 
 def _notes(report: Report) -> list[str]:
+    notes = []
     if any(row.non_trainable_params for row in report.layers):
-        return ["(n): parameters that are not trained (trainable: false)."]
-    return []
+        notes.append("(n): parameters that are not trained (trainable: false).")
+    if any(row.macs is None or not all(a.known for a in row.rf) for row in report.layers):
+        notes.append(f"{UNKNOWN}: a number that a plugin kind does not give (MACs, receptive "
+                     "field); nothing confirms it.")
+    return notes
 
 
 def _align(text: str, width: int, right: bool) -> str:
