@@ -222,9 +222,11 @@ def _notes(report: Report) -> list[str]:
     notes = []
     if any(row.non_trainable_params for row in report.layers):
         notes.append("(n): parameters that are not trained (trainable: false).")
-    if any(row.macs is None or not all(a.known for a in row.rf) for row in report.layers):
-        notes.append(f"{UNKNOWN}: a number that a plugin kind does not give (MACs, receptive "
-                     "field); nothing confirms it.")
+    plugins = [row.kind for row in report.layers if row.layer is not None and row.layer.plugin]
+    if plugins:
+        kinds = ", ".join(dict.fromkeys(plugins))
+        notes.append(f"Plugin kinds ({kinds}): torch confirms their shapes and parameters, not "
+                     f"their MACs; {UNKNOWN} marks a number a plugin kind does not give.")
     return notes
 
 

@@ -103,7 +103,7 @@ def test_summary_is_confirmed_by_torchinfo_and_shows_unknown_macs(example: Any) 
     result = summary(SPEC)
     assert result.confirmed_by is not None and result.confirmed_by.startswith("torchinfo")
     table = result.to_table()
-    gated = [line for line in table.splitlines() if "GatedUnit" in line]
+    gated = [line for line in table.splitlines() if "GatedUnit" in line and line[0].isdigit()]
     assert len(gated) == 2 and all(" ? " in line for line in gated)
     assert "MACs (per sample):     ? (" in table
     data = json.loads(result.to_json())
@@ -155,3 +155,42 @@ def test_registering_again_is_harmless_and_the_registry_stays_whole(example: Any
     with pytest.raises(SpecError):
         netspec.load(SPEC)
     assert registry.registered_class("Conv2d") is not None
+
+
+def test_written_in_python_and_back_to_yaml(example: Any) -> None:
+    from netspec.layers import Conv2d
+
+    spec = netspec.Spec(input=(3, 8, 8), layers=[
+        Conv2d(out_channels=5, kernel_size=3), example(out_channels=2, gate="tanh")])
+    assert netspec.load(spec.to_yaml()) == spec
+    assert "- GatedUnit: {out_channels: 2, gate: tanh}\n" in spec.to_yaml()
+    assert netspec.analyze(spec).output_shape == (2, 6, 6)
+
+
+def test_input_sizes_pass_through_it(example: Any) -> None:
+    """MaxPool2d(2) needs 2 rows and drops the odd one; the rest takes any size (Linear's
+    in_features is inferred), so the valid sizes are n >= 2 and the exact ones the even n."""
+    for axis in netspec.input_sizes(netspec.load(SPEC)):
+        assert (axis.valid.smallest, axis.valid.period) == (2, 1)
+        assert (axis.exact.smallest, axis.exact.period, axis.exact.residues) == (2, 2, (0,))
+
+
+NESTED = """\
+input: [3, 8, 8]
+layers:
+  - Residual:
+      body:
+        - GatedUnit: {out_channels: 3}
+        - Sequential:
+            layers: [GatedUnit: {out_channels: 3}, ReLU]
+  - Conv2d: {out_channels: 2, kernel_size: 3}
+"""
+
+
+def test_inside_composites_confirmed_by_torchinfo(example: Any) -> None:
+    """Its module's own Linear children are its business: torchinfo's leaves inside it are
+    not matched against netspec's rows. 2*(3*3 + 3) = 24 per GatedUnit; 2*3*9 + 2 = 56."""
+    result = summary(NESTED)
+    assert result.confirmed_by is not None
+    assert [row.params for row in result.report.layers] == [48, 24, 24, 24, 0, 56]
+    assert [row.macs for row in result.report.layers][:4] == [None] * 4

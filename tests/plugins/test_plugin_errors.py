@@ -152,3 +152,16 @@ def test_only_a_registered_kinds_torch_name_is_ever_imported() -> None:
         assert module_class("tests.plugins.modules:Doubler").__name__ == "Doubler"
         assert module_class("os:system") is None
     assert module_class("tests.plugins.modules:Doubler") is None
+
+
+def test_a_plugins_own_macs_are_shown_as_given_and_not_compared() -> None:
+    """Widen(2) on [2, 4, 4]: 2*2*2 = 8 weights, each used at 4*4 positions: 128 MACs, where
+    torchinfo's rule of thumb for a custom module would say 8 (one per parameter)."""
+    from tests.plugins.kinds import Widen
+
+    with registered(Widen):
+        result = netspec.summary("input: [2, 4, 4]\nlayers:\n  - Widen: {factor: 2}\n  - ReLU\n")
+    assert result.confirmed_by is not None
+    assert (result.report.params, result.report.macs) == (8, 2 * 2 * 2 * 4 * 4)
+    assert "Plugin kinds (Widen): torch confirms their shapes and parameters, not their MACs" in (
+        result.to_table())
