@@ -194,3 +194,13 @@ def test_inside_composites_confirmed_by_torchinfo(example: Any) -> None:
     assert result.confirmed_by is not None
     assert [row.params for row in result.report.layers] == [48, 24, 24, 24, 0, 56]
     assert [row.macs for row in result.report.layers][:4] == [None] * 4
+
+
+def test_expectations_that_need_an_unknown_number_say_so(example: Any) -> None:
+    from netspec.advice.expect import check_expectations
+
+    text = SPEC + "expect: {max_macs: 1000000, params: 3106}\n"
+    spec = netspec.load(text)
+    problems = check_expectations(spec, netspec.analyze(spec))
+    assert [p.path for p in problems] == [("expect", "max_macs")]
+    assert "cannot be checked: a plugin kind" in problems[0].message
