@@ -16,8 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from netspec import layers
 from netspec.analysis.analysis import LayerReport, Report, analyze, load
-from netspec.core.errors import ConfirmationError, LimitError, NetspecError, Problem, SpecError
+from netspec.core.errors import (
+    ConfirmationError,
+    LimitError,
+    NetspecError,
+    PluginError,
+    Problem,
+    SpecError,
+)
 from netspec.core.version import __version__ as _version
+from netspec.layers.plugins import register_kind
 from netspec.reading.spec import Spec
 
 if TYPE_CHECKING:
@@ -39,6 +47,7 @@ __all__ = [
     "LayerReport",
     "LimitError",
     "NetspecError",
+    "PluginError",
     "Problem",
     "Report",
     "Spec",
@@ -55,6 +64,7 @@ __all__ = [
     "lint",
     "load",
     "load_weights",
+    "register_kind",
     "schema",
     "summary",
 ]

@@ -5,6 +5,8 @@ Properties (strategies in ``tests/spec_strategies.py``):
 - every valid spec loads from its YAML text, analyses and builds, and a real forward pass
   matches the analysis: the output shape (and the generator's own arithmetic), the parameter
   count, and per top-level layer the output shape and parameter count;
+- chains of plugin kinds (the example plugin and a test one), each drawn from its own fields
+  (``tests/kind_strategies.py``), agree with torch the same way;
 - every corrupted spec either loads, and then agrees with torch as a valid one does, or raises
   ``NetspecError`` (never another exception) whose problems are located inside the document:
   a line, when given, is between 1 and the number of lines, a column at least 1; the same for
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -35,6 +38,9 @@ from hypothesis import strategies as st
 
 import netspec
 from netspec import NetspecError
+from tests.kind_strategies import kind_entries
+from tests.plugins.kinds import Widen
+from tests.plugins.setup import EXAMPLE, forget_example, registered
 from tests.spec_strategies import (
     Shape,
     corrupted_data,
@@ -97,6 +103,37 @@ def test_valid_specs_agree_with_torch(drawn: tuple[dict[str, Any], Shape], data:
     assert netspec.analyze(spec).output_shape == expected  # the generator's arithmetic
     agree_with_torch(spec)
     TALLY["valid"] += 1
+
+
+@pytest.fixture(scope="module")
+def plugin_kinds() -> Iterator[list[type[netspec.layers.Layer]]]:
+    """The example plugin (imported: it registers itself) and ``Widen``, for the module."""
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        from netspec_example_plugin import GatedUnit
+
+        with registered(Widen):
+            yield [GatedUnit, Widen, netspec.layers.ReLU, netspec.layers.Tanh]
+    finally:
+        forget_example()
+        sys.path.remove(str(EXAMPLE))
+
+
+@settings(FUZZ, max_examples=VALID_EXAMPLES // 2)
+@given(st.data())
+def test_plugin_kinds_drawn_from_their_fields_agree_with_torch(
+    plugin_kinds: list[type[netspec.layers.Layer]], data: Any
+) -> None:
+    kinds = [kind_entries(cls) for cls in plugin_kinds]
+    entries = st.one_of([entries for entries in kinds if entries is not None])
+    layers = data.draw(st.lists(entries, min_size=1, max_size=4))
+    if data.draw(st.booleans()):
+        layers += ["Flatten", data.draw(entries)]  # on [C] as well as [C, H, W]
+    shape = [data.draw(st.integers(1, 4)), data.draw(st.integers(1, 6)),
+             data.draw(st.integers(1, 6))]
+    spec = netspec.load({"input": shape, "layers": layers})
+    agree_with_torch(spec)
+    TALLY["valid with plugin kinds"] += 1
 
 
 @settings(FUZZ, max_examples=CORRUPTED_EXAMPLES)

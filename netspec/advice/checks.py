@@ -93,8 +93,9 @@ def _print_text(result: CheckResult, strict: bool) -> None:
               file=sys.stderr)
     else:
         layers = len(report.top_level())
+        macs = "?" if report.macs is None else f"{report.macs:,}"
         print(f"{result.label}: ok ({layers} layer{'s' if layers != 1 else ''}, "
-              f"{report.params:,} params, {report.macs:,} MACs, out "
+              f"{report.params:,} params, {macs} MACs, out "
               f"{list(report.output_shape)}{warned})")
     if result.input_sizes is not None:
         print(f"{result.label}: input sizes per spatial axis (the others as in the spec):")

@@ -37,14 +37,22 @@ def check_expectations(spec: Spec, report: Report) -> list[Problem]:
     if expect.max_params is not None and report.params > expect.max_params:
         found.append(("max_params", f"{report.params:,} parameters exceed max_params "
                       f"{expect.max_params:,} by {report.params - expect.max_params:,}"))
-    if expect.max_macs is not None and report.macs > expect.max_macs:
-        found.append(("max_macs", f"{report.macs:,} MACs per sample exceed max_macs "
-                      f"{expect.max_macs:,} by {report.macs - expect.max_macs:,}"))
+    macs = report.macs
+    if expect.max_macs is not None and macs is None:
+        found.append(("max_macs", "max_macs cannot be checked: a plugin kind in this spec does "
+                      "not count its MACs"))
+    elif expect.max_macs is not None and macs is not None and macs > expect.max_macs:
+        found.append(("max_macs", f"{macs:,} MACs per sample exceed max_macs "
+                      f"{expect.max_macs:,} by {macs - expect.max_macs:,}"))
     if expect.min_receptive_field is not None:
         found += _min_field(expect.min_receptive_field, report)
     if expect.output_stride is not None:
         found += _output_stride(expect.output_stride, report)
     return [spec.source.problem(("expect", key), message) for key, message in found]
+
+
+UNKNOWN_FIELD = ("cannot be checked: a plugin kind in this spec does not give its receptive "
+                 "field")
 
 
 def output_stride(report: Report) -> tuple[tuple[Fraction, ...], str] | None:
@@ -76,6 +84,8 @@ def _min_field(value: int | tuple[int, ...], report: Report) -> list[tuple[str, 
     wanted = _per_axis("min_receptive_field", value, len(report.input_shape) - 1)
     if isinstance(wanted, str):
         return [("min_receptive_field", wanted)]
+    if not all(axis.known for axis in report.rf):
+        return [("min_receptive_field", UNKNOWN_FIELD)]
     sizes = [axis.size for axis in report.rf]
     short = _short_axes(sizes, wanted, lambda have, want: have < want)
     if not short:
@@ -87,6 +97,8 @@ def _min_field(value: int | tuple[int, ...], report: Report) -> list[tuple[str, 
 
 def _output_stride(value: int | tuple[int, ...], report: Report) -> list[tuple[str, str]]:
     wanted = _per_axis("output_stride", value, len(report.input_shape) - 1)
+    if not all(axis.known for axis in report.rf):
+        return [("output_stride", UNKNOWN_FIELD)]
     found = output_stride(report)
     if isinstance(wanted, str) or found is None:
         return [("output_stride", wanted if isinstance(wanted, str) else "no spatial axes")]

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from math import prod
 from typing import TYPE_CHECKING, Any
 
-from netspec.core.errors import Problem, SpecPath, format_path
+from netspec.core.errors import NetspecError, Problem, SpecError, SpecPath, format_path
 from netspec.core.lint_codes import LINT_CODES
 from netspec.core.window import ROW_WORDS, Window, axis_names, num
 from netspec.layers.base import LayerReport
+from netspec.layers.plugins import blamed, describe
 
 if TYPE_CHECKING:
     from netspec.analysis.analysis import Report
@@ -93,7 +94,7 @@ def lint(spec: Spec, report: Report | None = None) -> list[Lint]:
     nodes = _nodes(report.layers)
     ignored_everywhere = set(spec.lint_ignore)
     copies: dict[tuple[str, SpecPath, str], list[Node]] = {}
-    for node, (code, message) in _findings(nodes, report):
+    for node, (code, message) in _asked(spec, nodes, report):
         ignored = {*node.layer.lint_ignore, *ignored_everywhere}
         for ancestor in node.ancestors:
             ignored.update(ancestor.layer.lint_ignore if ancestor.layer else ())
@@ -111,6 +112,23 @@ def lint(spec: Spec, report: Report | None = None) -> list[Lint]:
                        problem.column)
         found.append((order[id(same[0])], code, warning))
     return [warning for _, _, warning in sorted(found, key=lambda item: item[:2])]
+
+
+def _asked(spec: Spec, nodes: Sequence[Node], report: Report) -> list[tuple[Node, Finding]]:
+    """The findings; a plugin kind that raises when a rule asks it is a located error naming
+    it (``netspec.layers.plugins``), as when the analysis asks it."""
+    try:
+        return list(_findings(nodes, report))
+    except NetspecError:
+        raise
+    except Exception as error:
+        culprit = blamed(error)
+        if culprit is None:
+            raise
+        path = next((node.path for node in nodes if node.layer is culprit), ())
+        raise SpecError(spec.source.problem(path, (
+            f"{describe(type(culprit))} raised {type(error).__name__} when the lints asked it "
+            f"what it does: {error}"))) from None
 
 
 def _findings(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Node, Finding]]:
@@ -282,6 +300,8 @@ def receptive_field_vs_input(
     sizes = report.input_shape[1:]
     if not top or not report.rf or len(report.rf) != len(sizes):
         return
+    if not all(axis.known for axis in report.rf):  # a plugin kind did not say
+        return
     last = top[-1]
     field = "x".join(num(axis.size) for axis in report.rf)
     image = "x".join(map(str, sizes))
@@ -313,7 +333,8 @@ def dominant_layer(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Node
     message = f"holds {top.row.params:,} of the {report.params:,} parameters ({share:.0%})"
     in_rf, flat = top.row.in_rf, top.row.in_shape
     raw_input = len(flat) == 1 and flat[0] == prod(report.input_shape)  # an MLP on the input
-    if len(flat) == 1 and in_rf and not any(a.positional for a in in_rf) and not raw_input:
+    flattened = in_rf and not any(a.positional for a in in_rf) and all(a.known for a in in_rf)
+    if len(flat) == 1 and flattened and not raw_input:
         message += (f"; its input is a flattened feature map of {top.row.in_shape[0]:,} values: "
                     "pooling the map smaller before Flatten (an adaptive average pool) or "
                     "fewer channels would shrink it")

@@ -15,7 +15,7 @@ from netspec.analysis.memo import once_per_spec
 from netspec.core.errors import LimitError, NetspecError
 from netspec.core.limits import bytes_text
 from netspec.core.shapes import AxisRF, Shape
-from netspec.layers.base import RF, LayerReport, rf_to_dicts
+from netspec.layers.base import RF, LayerReport, rf_to_dicts, sum_macs
 from netspec.layers.walk import walk
 from netspec.reading.loader import SpecSource, read_spec
 from netspec.reading.spec import Spec
@@ -54,8 +54,9 @@ class Report:
         return sum(layer.buffers for layer in self.top_level())
 
     @property
-    def macs(self) -> int:
-        return sum(layer.macs for layer in self.top_level())
+    def macs(self) -> int | None:
+        """None when a layer's MACs are unknown (a plugin kind that does not count them)."""
+        return sum_macs(self.top_level())
 
     def top_level(self) -> tuple[LayerReport, ...]:
         """Rows of depth 0: nested rows are already counted in their container's row."""

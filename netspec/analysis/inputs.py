@@ -29,6 +29,7 @@ from netspec.core.errors import NetspecError
 from netspec.core.shapes import Shape
 from netspec.core.window import ROW_WORDS, axis_names
 from netspec.layers.base import RF
+from netspec.layers.plugins import blamed, checked_row, plugin_rule
 from netspec.layers.walk import expanded
 
 if TYPE_CHECKING:
@@ -193,10 +194,16 @@ class _Walker:
 
     def _through(self, layer: Layer, shape: Shape, rf: RF) -> tuple[Shape, RF, bool] | None:
         try:
-            rows = layer.report(shape, rf, index=0, name="", path=(), depth=0)
+            with plugin_rule(layer, "shape rule or counts"):
+                rows = layer.report(shape, rf, index=0, name="", path=(), depth=0)
+                rows[0] = checked_row(layer, rows[0])
+            drops = any(_dropped(row.layer, row.in_shape, self.dim) for row in rows)
         except NetspecError:
             return None
-        drops = any(_dropped(row.layer, row.in_shape, self.dim) for row in rows)
+        except Exception as error:  # a plugin kind inside a composite, or asked its windows
+            if blamed(error) is None:
+                raise
+            return None
         return rows[0].out_shape, rows[0].rf, drops
 
 

@@ -6,6 +6,7 @@
         [--strict] [--inputs]                       # warnings fail; valid input sizes
     netspec diff A [B] [--set-a/--set-b NAME=VALUE] # per-layer changes, two specs or variants
     netspec layers [KIND]                           # the layer kinds and their arguments
+    netspec --plugin MODULE COMMAND ...             # import MODULE first: its own kinds
 
 Exit status: 0 when everything is fine, 1 when a spec has errors (each printed as
 ``file:line:col: path: message`` on stderr, never a traceback), 2 for a wrong command line.
@@ -29,6 +30,7 @@ from netspec.cli.arguments import Commands, add_set, input_shape, max_params, pa
 from netspec.core.errors import ConfirmationError, NetspecError, Problem, did_you_mean
 from netspec.core.version import __version__
 from netspec.layers.base import Layer
+from netspec.layers.plugins import import_plugin
 from netspec.layers.registry import registered_kinds
 
 OK, SPEC_ERRORS = 0, 1  # usage errors exit 2, from argparse
@@ -43,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status (the console script exits with it)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    for module in args.plugins:  # before any spec is read: they register kinds
+        try:
+            import_plugin(module)
+        except NetspecError as error:
+            parser.error(error.problems[0].message)
     try:
         result: int = args.run(args, parser)
     except ConfirmationError as error:
@@ -67,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         "summarise.",
     )
     parser.add_argument("--version", action="version", version=f"netspec {__version__}")
+    parser.add_argument(
+        "--plugin", dest="plugins", action="append", default=[], metavar="MODULE",
+        help="import MODULE first, which registers layer kinds of its own with "
+        "netspec.register_kind (repeatable; before the command: netspec --plugin mypkg.kinds "
+        "check spec.yaml; docs/plugins.md)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_summary(commands)
     _add_check(commands)

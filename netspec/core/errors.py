@@ -100,6 +100,11 @@ class LimitError(SpecError):
     """The spec asks for more than a safety limit allows (size, depth, memory)."""
 
 
+class PluginError(SpecError):
+    """A user's plugin kind broke its word: torch's module for it disagrees with what its rules
+    said (shape, parameters, buffers), or could not be built or run. Names the plugin."""
+
+
 class ConfirmationError(NetspecError):
     """torch disagrees with netspec's own analysis. This is a netspec bug, never silenced."""
 

@@ -95,12 +95,20 @@ class AxisRF:
     ``size``: how many input pixels one unit can see; ``jump``: input pixels between adjacent
     units (the effective stride); ``start``: centre of the first unit's window. ``positional`` is
     False once the axis was flattened or pooled globally: every unit then sees the whole span.
+    ``known`` is False after a layer that does not say what it does to the field (a plugin kind
+    without ``receptive_field``): the axis stays unknown through every later layer.
     """
 
     size: Fraction = Fraction(1)
     jump: Fraction = Fraction(1)
     start: Fraction = Fraction(0)
     positional: bool = True
+    known: bool = True
+
+    @staticmethod
+    def unknown() -> AxisRF:
+        """An axis whose field nobody can tell: not positional, so every window passes it by."""
+        return AxisRF(positional=False, known=False)
 
     def through_window(self, kernel: int, stride: int, pad_left: int, dilation: int) -> AxisRF:
         """The field after a sliding window (convolution or pooling) on this axis."""

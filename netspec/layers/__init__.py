@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from netspec.layers.base import Layer, LayerReport, ParamCount
+from netspec.layers.base import Layer, LayerReport, ParamCount, TorchCall
+from netspec.layers.plugins import register_kind
 from netspec.layers.registry import KIND_MODULES, AnyLayer, kind_of, register, registered_kinds
 
 __all__ = [
@@ -16,8 +17,10 @@ __all__ = [
     "Layer",
     "LayerReport",
     "ParamCount",
+    "TorchCall",
     "kind_of",
     "register",
+    "register_kind",
     "registered_kinds",
     *KIND_MODULES,
 ]

@@ -8,7 +8,7 @@ torch side (``netspec.torch_side.build``) turns into a module. Nothing here impo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, NamedTuple
 
@@ -36,7 +36,8 @@ class LayerReport:
     trainable_params: int
     non_trainable_params: int
     buffers: int
-    macs: int
+    macs: int | None
+    """None when the kind does not count them (a plugin kind without ``macs``)."""
     rf: RF
     depth: int = 0
     layer: Layer | None = field(default=None, compare=False, repr=False)
@@ -67,9 +68,27 @@ class LayerReport:
 
 
 def rf_to_dicts(rf: RF) -> list[dict[str, Any]]:
+    """Per spatial axis ``{size, jump, start}``; an unknown axis (``AxisRF.known``) gives nulls."""
     return [
-        {"size": number(a.size), "jump": number(a.jump), "start": number(a.start)} for a in rf
+        {"size": number(a.size), "jump": number(a.jump), "start": number(a.start)} if a.known
+        else {"size": None, "jump": None, "start": None}
+        for a in rf
     ]
+
+
+def unknown_field(rf: RF) -> RF:
+    """The receptive field after a layer that does not say: every axis unknown from here on."""
+    return tuple(AxisRF.unknown() for _ in rf)
+
+
+def sum_macs(rows: Iterable[LayerReport]) -> int | None:
+    """The rows' MACs added up; None (unknown) when any row's MACs are unknown."""
+    total = 0
+    for row in rows:
+        if row.macs is None:
+            return None
+        total += row.macs
+    return total
 
 
 
@@ -125,7 +144,9 @@ class Layer(BaseModel):
 
     kind: ClassVar[str] = ""
     torch_name: ClassVar[str] = ""
-    """The module class built (``torch.nn`` or ``netspec.torch_side.modules``); empty: ``kind``."""
+    """The module class built (``torch.nn`` or ``netspec.torch_side.modules``); empty: ``kind``.
+    A plugin kind names its own class as ``"package.module:Class"``: the torch side imports it
+    because a registered kind declares it (never from a spec's text)."""
     inferred: ClassVar[tuple[str, ...]] = ()
     netspec_fields: ClassVar[frozenset[str]] = frozenset({"name", "trainable", "lint_ignore"})
     # What the lints ask of a kind (netspec.lints never names one); overridden by the kinds.
@@ -135,6 +156,10 @@ class Layer(BaseModel):
     """Drops values at random in training only."""
     is_normalization: ClassVar[bool] = False
     """Normalises activations with statistics (batch, instance, group, layer norm)."""
+    plugin: ClassVar[str] = ""
+    """The module of a user's kind registered with ``netspec.register_kind``; empty for netspec's.
+    A plugin kind that does not define ``receptive_field`` or ``macs`` reports them as unknown,
+    and errors inside its rules name it (``netspec.layers.plugins``)."""
 
     name: ModuleName | None = Field(
         default=None, description="Name of this module in the built nn.Sequential."
@@ -190,8 +215,9 @@ class Layer(BaseModel):
         """Buffer elements (running statistics...). Default: none."""
         return 0
 
-    def macs(self, in_shape: Shape, out_shape: Shape) -> int:
-        """Multiply-accumulates for one sample, counted as torchinfo counts them.
+    def macs(self, in_shape: Shape, out_shape: Shape) -> int | None:
+        """Multiply-accumulates for one sample, counted as torchinfo counts them (None: unknown,
+        as for a plugin kind that does not define this).
 
         torchinfo charges a layer that is not a convolution one MAC per weight and bias element
         per sample, and nothing for a layer without parameters. Convolutions override this.
@@ -218,6 +244,7 @@ class Layer(BaseModel):
         """This layer's row (first) and, for composite kinds, the rows of its children."""
         out_shape = self.output_shape(in_shape)
         params = self.parameters(in_shape)
+        says = self.plugin_says
         return [
             LayerReport(
                 index=index,
@@ -229,13 +256,20 @@ class Layer(BaseModel):
                 trainable_params=params.trainable,
                 non_trainable_params=params.non_trainable,
                 buffers=self.buffer_count(in_shape),
-                macs=self.macs(in_shape, out_shape),
-                rf=self.receptive_field(rf, in_shape),
+                macs=self.macs(in_shape, out_shape) if says("macs") else None,
+                rf=self.receptive_field(rf, in_shape) if says("receptive_field") else (
+                    unknown_field(rf)),
                 depth=depth,
                 layer=self,
                 in_rf=rf,
             )
         ]
+
+    @classmethod
+    def plugin_says(cls, rule: str) -> bool:
+        """Whether this kind answers ``rule`` (``macs``, ``receptive_field``): netspec's kinds
+        always do; a plugin kind when it (or a kind it extends) defines the method."""
+        return not cls.plugin or getattr(cls, rule) is not getattr(Layer, rule)
 
     def torch_call(self, in_shape: Shape, shape_after: ShapeAfter) -> TorchCall:
         """What the torch side builds for this layer on ``in_shape``: ``torch.nn.<kind>`` with

@@ -24,7 +24,8 @@ from netspec.core.errors import NetspecError
 
 if TYPE_CHECKING:
     from netspec.core.shapes import Shape
-    from netspec.layers.base import Layer, LayerReport
+from netspec.layers.base import Layer, LayerReport
+from netspec.layers.plugins import plugin_rule
 
 MARK = "; earlier, "
 """Begins every note, so that an enclosing list does not explain the same failure again."""
@@ -92,7 +93,8 @@ def _accepts(layer: Layer, shape: Shape) -> bool:
     """Whether ``layer`` takes ``shape``; failures inside a probe are not explained in turn."""
     token = _probing.set(True)
     try:
-        layer.output_shape(shape)
+        with plugin_rule(layer, "shape rule"):
+            layer.output_shape(shape)
     except NetspecError:
         return False
     finally:

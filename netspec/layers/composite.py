@@ -15,7 +15,16 @@ from pydantic import Field, model_validator
 
 from netspec.core.errors import NetspecError, SpecPath, fail, format_path
 from netspec.core.shapes import AxisRF, Shape
-from netspec.layers.base import RF, Layer, LayerReport, Nested, ParamCount, ShapeAfter, TorchCall
+from netspec.layers.base import (
+    RF,
+    Layer,
+    LayerReport,
+    Nested,
+    ParamCount,
+    ShapeAfter,
+    TorchCall,
+    sum_macs,
+)
 from netspec.layers.fields import NonNegativeInt
 from netspec.layers.registry import AnyLayer, register
 from netspec.layers.walk import expanded, walk
@@ -65,7 +74,7 @@ class Composite(Layer):
             trainable_params=trainable,
             non_trainable_params=frozen,
             buffers=sum(row.buffers for row in direct),
-            macs=sum(row.macs for row in direct),
+            macs=sum_macs(direct),
             rf=out_rf,
             depth=depth,
             layer=self,
@@ -92,7 +101,7 @@ class Composite(Layer):
     def buffer_count(self, in_shape: Shape) -> int:
         return self._row(in_shape).buffers
 
-    def macs(self, in_shape: Shape, out_shape: Shape) -> int:
+    def macs(self, in_shape: Shape, out_shape: Shape) -> int | None:
         return self._row(in_shape).macs
 
     def spec_args(self) -> dict[str, Any]:
@@ -147,6 +156,9 @@ def merge_fields(fields: list[tuple[str, RF]], kind: str) -> RF:
         if len(rf) != len(first):
             continue
         for axis, (a, b) in enumerate(zip(merged, rf, strict=True)):
+            if not (a.known and b.known):  # a plugin kind on one path did not say
+                merged[axis] = AxisRF.unknown()
+                continue
             if not (a.positional and b.positional):
                 continue
             if a.jump != b.jump or a.start != b.start:

@@ -3,7 +3,8 @@
 A kind's module is imported when a spec first names the kind (``kind_of``), so ``import netspec``
 and ``netspec check`` pay only for the kinds a spec uses, however many kinds netspec ships.
 ``registered_kinds`` imports them all (``netspec layers``, the JSON Schema, ``from_module``).
-A user's own kind joins with ``register`` (``netspec.register_kind``): it has no entry below.
+A user's own kind joins with ``netspec.register_kind`` (``netspec.layers.plugins``): it has no
+entry below; an installed plugin's entry point is loaded when a spec names its kind.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated, Any, TypeVar, Union
 
 from pydantic import Discriminator, PlainValidator, SerializeAsAny, Tag, TypeAdapter
 
-from netspec.core.errors import did_you_mean, fail
+from netspec.core.errors import NetspecError, did_you_mean, fail
 from netspec.layers.base import Layer
 
 _FAMILIES: dict[str, tuple[str, ...]] = {
@@ -57,18 +58,43 @@ def register(cls: LayerT) -> LayerT:
 
 
 def _loaded(name: str) -> type[Layer] | None:
-    """The class of kind ``name``, importing its module on first use; None when unknown."""
+    """The class of kind ``name``, importing its module on first use (netspec's, or an installed
+    plugin's entry point); None when unknown."""
     if name not in _KINDS and name in KIND_MODULES:
         importlib.import_module(KIND_MODULES[name])
+    if name not in _KINDS:
+        from netspec.layers.plugins import entry_point_kind
+
+        return entry_point_kind(name)
     return _KINDS.get(name)
 
 
+def registered_class(name: str) -> type[Layer] | None:
+    """The class registered under ``name``, importing nothing."""
+    return _KINDS.get(name)
+
+
+def registered_plugins() -> list[type[Layer]]:
+    """The users' kinds registered so far (``netspec.register_kind``), importing nothing."""
+    return [cls for kind, cls in _KINDS.items() if kind not in KIND_MODULES]
+
+
 def registered_kinds() -> dict[str, type[Layer]]:
-    """Every kind by name: netspec's in the registry's order, then users' in theirs."""
+    """Every kind by name: netspec's in the registry's order, then users' in theirs (installed
+    plugins are loaded; one that fails to load is left out, and naming it in a spec says why)."""
+    from netspec.layers.plugins import load_entry_points
+
     for module in dict.fromkeys(KIND_MODULES.values()):
         importlib.import_module(module)
+    load_entry_points()
     ours = {kind: _KINDS[kind] for kind in KIND_MODULES}
     return ours | {kind: cls for kind, cls in _KINDS.items() if kind not in ours}
+
+
+def forget(name: str) -> None:
+    """Unregister a user's kind (tests, notebooks that redefine a class); netspec's stay."""
+    if name not in KIND_MODULES and _KINDS.pop(name, None) is not None:
+        _entry_adapter.cache_clear()
 
 
 def is_kind(name: str) -> bool:
@@ -78,16 +104,23 @@ def is_kind(name: str) -> bool:
 
 def kind_names() -> list[str]:
     """Every kind name, without importing any kind's module (for suggestions)."""
-    return [*KIND_MODULES, *(kind for kind in _KINDS if kind not in KIND_MODULES)]
+    from netspec.layers.plugins import entry_point_names
+
+    users = [kind for kind in _KINDS if kind not in KIND_MODULES]
+    return list(dict.fromkeys([*KIND_MODULES, *users, *entry_point_names()]))
 
 
 def kind_of(name: str) -> type[Layer]:
-    """The class for a kind name, or a ``SpecError`` with a did-you-mean."""
+    """The class for a kind name, or a ``SpecError`` with a did-you-mean (and, for a name that
+    is no near miss, how a kind of one's own is registered)."""
     cls = _loaded(name)
     if cls is not None:
         return cls
     guess = did_you_mean(name, kind_names())
-    hint = f"; did you mean {guess}?" if guess else "; `netspec layers` lists the kinds"
+    hint = f"; did you mean {guess}?" if guess else (
+        "; `netspec layers` lists the kinds. A kind of your own is registered from Python, "
+        "never from a spec: netspec.register_kind(cls), an installed package's `netspec.kinds` "
+        "entry point, or `netspec --plugin MODULE` (docs/plugins.md)")
     raise fail(f"unknown layer kind {name!r}{hint}")
 
 
@@ -124,11 +157,10 @@ def _check_entry(value: Any) -> str:
         )
     else:
         kind = value
-    if _loaded(str(kind)) is None:  # pydantic wants ValueError: the message of kind_of's SpecError
-        try:
-            kind_of(str(kind))
-        except Exception as error:
-            raise ValueError(str(error.args[0]).split(": ", 1)[-1]) from None
+    try:  # pydantic wants ValueError: the message of kind_of's SpecError (or a plugin's)
+        kind_of(str(kind))
+    except NetspecError as error:
+        raise ValueError(error.problems[0].message) from None
     return str(kind)
 
 

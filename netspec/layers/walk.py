@@ -13,6 +13,7 @@ from netspec.core.limits import check_values
 from netspec.core.shapes import Shape
 from netspec.layers.base import RF, Layer, LayerReport
 from netspec.layers.causes import explain
+from netspec.layers.plugins import checked_row, plugin_rule
 
 
 def expanded(layers: Sequence[Layer]) -> Iterator[tuple[SpecPath, Layer]]:
@@ -51,9 +52,11 @@ def walk(
             ))
         names.add(name)
         try:
-            layer_rows = layer.report(
-                shape, rf, index=position, name=name, path=(*prefix, *path), depth=depth
-            )
+            with plugin_rule(layer, "shape rule or counts"):
+                layer_rows = layer.report(
+                    shape, rf, index=position, name=name, path=(*prefix, *path), depth=depth
+                )
+                layer_rows[0] = checked_row(layer, layer_rows[0])
         except NetspecError as error:
             history = [row for row in rows if row.depth == depth]
             raise explain(error, layer, shape, history).within((*path, layer.kind)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from netspec.core.errors import NetspecError
 from netspec.core.limits import DEFAULT_MAX_PARAMS
 from netspec.core.shapes import Shape
 from netspec.layers.base import Layer, Nested, TorchCall
+from netspec.layers.plugins import plugin_rule, torch_modules
 from netspec.layers.walk import expanded
 from netspec.reading.loader import SpecSource
 from netspec.reading.spec import Spec
@@ -94,14 +96,25 @@ def build_layer(
     ``device``/``dtype`` reach the constructors that take them (modules with weights), so
     ``device="meta"`` allocates nothing; ``trainable: false`` freezes the module.
     """
-    module = _construct(layer.torch_call(in_shape, _shape_after), device, dtype)
+    with plugin_rule(layer, "torch module (torch_call, or its module's constructor)"):
+        module = _construct(layer.torch_call(in_shape, _shape_after), device, dtype)
     return module if layer.trainable else module.requires_grad_(False)
 
 
 def module_class(name: str) -> type[nn.Module] | None:
-    """The class a ``TorchCall`` names: netspec's own modules first, then ``torch.nn``."""
-    found = getattr(netspec_modules, name, None) or getattr(nn, name, None)
+    """The class a ``TorchCall`` names: netspec's own modules first, then ``torch.nn``; a
+    ``"package.module:Class"`` only when a registered plugin kind declares that very name as
+    its ``torch_name`` (``netspec.layers.plugins``), so no text in a spec is ever imported."""
+    if ":" in name:
+        found = _plugin_class(name) if name in torch_modules() else None
+    else:
+        found = getattr(netspec_modules, name, None) or getattr(nn, name, None)
     return found if isinstance(found, type) and issubclass(found, nn.Module) else None
+
+
+def _plugin_class(name: str) -> Any:
+    module, _, attribute = name.partition(":")
+    return getattr(importlib.import_module(module), attribute, None)
 
 
 def _construct(call: TorchCall, device: Any, dtype: Any) -> nn.Module:
@@ -111,7 +124,8 @@ def _construct(call: TorchCall, device: Any, dtype: Any) -> nn.Module:
                                           dtype=dtype))
     cls: Any = module_class(call.module)
     if cls is None:
-        raise NetspecError(f"no torch module named {call.module!r} (torch.nn or netspec's)")
+        raise NetspecError(f"no torch module named {call.module!r} (torch.nn, netspec's, or the "
+                           "torch_name of a registered plugin kind)")
     kwargs = {key: _argument(value, device, dtype) for key, value in call.kwargs.items()}
     if _takes_factory_kwargs(cls):
         kwargs.update(device=device, dtype=dtype)

@@ -37,11 +37,13 @@ from torchinfo.layer_info import LayerInfo
 from torchinfo.torchinfo import clear_cached_forward_pass
 
 from netspec.analysis.analysis import Report
-from netspec.core.errors import ConfirmationError, Problem
+from netspec.core.errors import ConfirmationError, PluginError, Problem
 from netspec.layers.base import LayerReport
+from netspec.layers.plugins import describe, torch_modules
 from netspec.reading.spec import Spec
-from netspec.torch_side.build import build
+from netspec.torch_side.build import build, module_class
 from netspec.torch_side.empty_batch import run_on_empty_batch
+from netspec.torch_side.plugin_check import check_plugins
 
 PLACEHOLDER = "Identity"
 """Class of the structural no-op modules that composites may build without an analysis row."""
@@ -55,7 +57,8 @@ class Facts:
     parameters: int
     trainable_parameters: int
     buffers: int
-    macs: int
+    macs: int | None
+    """None on netspec's side when a plugin kind does not count them: not compared."""
 
 
 LABELS = {"output_shape": "output shape", "trainable_parameters": "trainable parameters",
@@ -71,6 +74,7 @@ def confirm_report(spec: Spec, report: Report) -> str:
     the meta device's start-up cost); only when that cannot run or disagrees does the meta
     device decide, so every error comes from the meta-device run.
     """
+    check_plugins(spec, report)
     try:
         fast: list[Problem] | None = compare(spec, report, *run_on_empty_batch(spec, report))
     except Exception:  # a kernel that refuses empty batches, an allocation refused...
@@ -78,6 +82,11 @@ def confirm_report(spec: Spec, report: Report) -> str:
     if fast == []:
         return f"torchinfo {version('torchinfo')}"
     problems = compare(spec, report, *run_torchinfo(spec, report))
+    plugin_paths = {spec.source.path_of_row(row.path) for row in report.layers
+                    if row.layer is not None and row.layer.plugin}
+    theirs = [problem for problem in problems if problem.path in plugin_paths]
+    if theirs:  # the plugin's module disagrees with the plugin: not netspec's bug
+        raise PluginError(theirs)
     if problems:
         raise ConfirmationError(problems)
     return f"torchinfo {version('torchinfo')}"
@@ -115,7 +124,11 @@ def run_torchinfo(spec: Spec, report: Report) -> tuple[nn.Module, torchinfo.Mode
 
 
 def row_facts(row: LayerReport) -> Facts:
-    return Facts(list(row.out_shape), row.params, row.trainable_params, row.buffers, row.macs)
+    """netspec's numbers for a row. A plugin kind's MACs are its own: torchinfo's count for a
+    custom module is a rule of thumb (one per parameter), not a measurement, so not compared."""
+    plugin = row.layer is not None and bool(row.layer.plugin)
+    macs = None if plugin else row.macs
+    return Facts(list(row.out_shape), row.params, row.trainable_params, row.buffers, macs)
 
 
 def module_facts(info: LayerInfo, summary_list: list[LayerInfo]) -> Facts:
@@ -148,8 +161,8 @@ def compare_top_level(
         ))]
     problems: list[Problem] = []
     for row, info in zip(rows, modules, strict=True):
-        if info.is_leaf_layer and info.class_name != row.kind:
-            problems.append(_disagree(spec, row, "kind", row.kind, info.class_name))
+        if info.is_leaf_layer and info.class_name != _class_name(row):
+            problems.append(_disagree(spec, row, "kind", _class_name(row), info.class_name))
         problems += _differences(spec, row, row_facts(row), module_facts(info, summary_list))
     return problems
 
@@ -159,7 +172,7 @@ def compare_nested_leaves(
 ) -> list[Problem]:
     """Leaf rows inside composites against torch's leaf modules inside containers, in order."""
     rows = [row for row in leaf_rows(report) if row.depth > 0]
-    leaves = [info for info in summary_list if info.is_leaf_layer and info.depth > 1]
+    leaves = [info for info in _units(summary_list) if info.depth > 1]
     problems: list[Problem] = []
     position = 0
     for row in rows:
@@ -172,8 +185,8 @@ def compare_nested_leaves(
         if position == len(leaves):
             return [*problems, _disagree(spec, row, "layer", row.kind, "no module left")]
         info = leaves[position]
-        if info.class_name != row.kind:
-            return [*problems, _disagree(spec, row, "kind", row.kind, info.class_name)]
+        if info.class_name != _class_name(row):
+            return [*problems, _disagree(spec, row, "kind", _class_name(row), info.class_name)]
         problems += _differences(spec, row, row_facts(row), module_facts(info, summary_list))
         position += 1
     extra = [info.class_name for info in leaves[position:] if info.class_name != PLACEHOLDER]
@@ -188,9 +201,10 @@ def compare_nested_leaves(
 def compare_totals(
     spec: Spec, report: Report, stats: torchinfo.ModelStatistics, model: nn.Module
 ) -> list[Problem]:
+    plugins = any(row.layer is not None and row.layer.plugin for row in report.layers)
     ours = Facts(
         list(report.output_shape), report.params, report.trainable_params, report.buffers,
-        report.macs,
+        None if plugins else report.macs,
     )
     theirs = Facts(
         output_shape=list(stats.summary_list[0].output_size[1:]),
@@ -218,6 +232,29 @@ def leaf_rows(report: Report) -> list[LayerReport]:
 # --- helpers ---
 
 
+def _class_name(row: LayerReport) -> str:
+    """The class torch builds for a row: its kind, or the class a plugin kind names."""
+    if row.layer is None:
+        return row.kind
+    return (row.layer.torch_name or row.kind).rpartition(":")[2]
+
+
+def _units(summary_list: list[LayerInfo]) -> Iterator[LayerInfo]:
+    """The leaf modules, where a plugin kind's module counts as one however many modules it
+    holds (its row is a leaf row; what it is made of is its own business)."""
+    plugins = {module_class(name) for name in torch_modules()}
+    inside = None  # the depth of the plugin module being passed over
+    for info in summary_list:
+        if inside is not None and info.depth > inside:
+            continue
+        inside = None
+        if type(info.module) in plugins:
+            inside = info.depth
+            yield info
+        elif info.is_leaf_layer:
+            yield info
+
+
 def _descendants(info: LayerInfo, summary_list: list[LayerInfo]) -> Iterator[LayerInfo]:
     start = next(i for i, other in enumerate(summary_list) if other is info)
     for other in summary_list[start + 1:]:
@@ -231,7 +268,7 @@ def _changed(ours: Facts, theirs: Facts) -> list[tuple[str, object, object]]:
     return [
         (LABELS.get(key, key), value, other[key])
         for key, value in mine.items()
-        if value != other[key]
+        if value is not None and value != other[key]
     ]
 
 
@@ -241,7 +278,8 @@ def _differences(spec: Spec, row: LayerReport, ours: Facts, theirs: Facts) -> li
 
 def _disagree(spec: Spec, row: LayerReport, what: str, ours: object, theirs: object) -> Problem:
     named = "" if row.name == str(row.index) else f" {row.name!r}"
+    who = "netspec" if row.layer is None or not row.layer.plugin else describe(type(row.layer))
     return spec.source.problem(spec.source.path_of_row(row.path), (
-        f"torch disagrees with netspec on layer {row.index} ({row.kind}{named}): {what}: "
-        f"netspec {ours}, torch {theirs}"
+        f"torch disagrees with {who} on layer {row.index} ({row.kind}{named}): {what}: "
+        f"{who.split(' (')[0]} {ours}, torch {theirs}"
     ))

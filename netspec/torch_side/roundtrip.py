@@ -159,7 +159,10 @@ class _Reader:
     def __init__(self) -> None:
         self.kinds: dict[type, type[Layer]] = {}
         for cls in registered_kinds().values():
-            torch_class = module_class(cls.torch_name or cls.kind)
+            try:
+                torch_class = module_class(cls.torch_name or cls.kind)
+            except Exception:  # a plugin kind whose module does not import
+                continue
             if torch_class is not None:
                 self.kinds.setdefault(torch_class, cls)
         self.origins: dict[int, _Origin] = {}

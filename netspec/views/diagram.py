@@ -133,6 +133,8 @@ def _shape(shape: Shape) -> str:
 def _rf(rf: RF) -> str:
     if not rf:
         return ""
+    if not all(axis.known for axis in rf):  # a plugin kind did not say
+        return "RF ?"
     if not any(axis.positional for axis in rf):
         return "RF whole"
     return "RF " + TIMES.join(fraction(axis.size) for axis in rf)

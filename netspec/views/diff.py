@@ -73,7 +73,7 @@ class Diff:
         """(label, A's value, B's value) for the lines under the table."""
         return [
             ("Output shape", shape(self.a.output_shape), shape(self.b.output_shape)),
-            *[(label, f"{get(self.a):,}", f"{get(self.b):,}") for label, get in _COUNTS],
+            *[(label, _total(get(self.a)), _total(get(self.b))) for label, get in _COUNTS],
             ("Receptive field", _field(self.a.rf), _field(self.b.rf)),
         ]
 
@@ -110,7 +110,7 @@ class Diff:
                     "output_shape": list(report.output_shape)}
 
         totals: dict[str, Any] = {
-            key: {"a": get(self.a), "b": get(self.b), "delta": get(self.b) - get(self.a)}
+            key: {"a": get(self.a), "b": get(self.b), "delta": _minus(get(self.b), get(self.a))}
             for key, get in _TOTAL_KEYS
         }
         totals["receptive_field"] = {"a": rf_to_dicts(self.a.rf), "b": rf_to_dicts(self.b.rf)}
@@ -123,13 +123,13 @@ class Diff:
         }
 
 
-_COUNTS: list[tuple[str, Callable[[Report], int]]] = [
+_COUNTS: list[tuple[str, Callable[[Report], int | None]]] = [
     ("Total params", lambda r: r.params),
     ("Trainable params", lambda r: r.trainable_params),
     ("Buffers", lambda r: r.buffers),
     ("MACs (per sample)", lambda r: r.macs),
 ]
-_TOTAL_KEYS: list[tuple[str, Callable[[Report], int]]] = [
+_TOTAL_KEYS: list[tuple[str, Callable[[Report], int | None]]] = [
     ("params", lambda r: r.params),
     ("trainable_params", lambda r: r.trainable_params),
     ("non_trainable_params", lambda r: r.non_trainable_params),
@@ -204,11 +204,12 @@ def _cells(row: RowDiff) -> list[str]:
         raise ValueError("a row without sides")
     index = INDENT * first.depth + index_label(first)
 
-    def pair(text: Callable[[LayerReport], str], numeric: Callable[[LayerReport], int] | None
-             = None) -> str:
+    def pair(text: Callable[[LayerReport], str],
+             numeric: Callable[[LayerReport], int | None] | None = None) -> str:
         if a is None or b is None:
             return text(first)
-        delta = _signed(numeric(b) - numeric(a)) if numeric else ""
+        change = _minus(numeric(b), numeric(a)) if numeric else None
+        delta = _signed(change) if change is not None else ""
         return _change(text(a), text(b), delta)
 
     return [
@@ -229,6 +230,15 @@ def _change(a: str, b: str, delta: str = "") -> str:
     if a == b:
         return a
     return f"{a} -> {b}" + (f" ({delta})" if delta else "")
+
+
+def _total(value: int | None) -> str:
+    """A total as printed: ``1,234``, or ``?`` when a plugin kind does not count it."""
+    return count(value) if value is None else f"{value:,}"
+
+
+def _minus(b: int | None, a: int | None) -> int | None:
+    return None if a is None or b is None else b - a
 
 
 def _signed(value: int) -> str:

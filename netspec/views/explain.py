@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netspec.analysis.analysis import Report
+from netspec.core.errors import NetspecError
 from netspec.layers.base import LayerReport
+from netspec.layers.plugins import describe, plugin_rule
 from netspec.views.render import INDENT, index_label, layer_cell, shape
 
 TITLE = "Arithmetic, numbers substituted (floor division, parameters, MACs, receptive field):"
@@ -24,7 +26,13 @@ def explain_row(row: LayerReport) -> list[str]:
     """The formulas for one row; empty for a composite row or a layer that changes nothing."""
     if row.layer is None:
         return []
-    return row.layer.explain(row.in_shape, row.in_rf)
+    if not row.layer.plugin:
+        return row.layer.explain(row.in_shape, row.in_rf)
+    try:
+        with plugin_rule(row.layer, "explain"):
+            return row.layer.explain(row.in_shape, row.in_rf)
+    except NetspecError as error:  # a plugin kind's arithmetic failed: say so in its place
+        return [problem.message for problem in error.problems]
 
 
 def explain_lines(rows: Sequence[LayerReport]) -> list[str]:
@@ -41,6 +49,8 @@ def explain_lines(rows: Sequence[LayerReport]) -> list[str]:
             lines += [f"{INDENT * (row.depth + 3)}{formula}" for formula in formulas]
         elif has_children:
             lines.append(f"{label}  {change}: the sums of the layers inside it")
+        elif row.layer is not None and row.layer.plugin:
+            lines.append(f"{label}  {change}: {describe(type(row.layer))} gives no arithmetic")
         elif row.in_shape == row.out_shape:
             lines.append(f"{label}  {shape(row.out_shape)}: shape and receptive field unchanged")
         else:

@@ -17,6 +17,9 @@ from netspec.core.shapes import Shape
 from netspec.layers.base import RF, LayerReport
 
 EMPTY = "--"
+UNKNOWN = "?"
+"""A number the layer's kind does not give (a plugin kind without ``macs`` or
+``receptive_field``)."""
 INDENT = "  "
 
 
@@ -46,8 +49,10 @@ COLUMNS = tuple(Column)
 # --- cells ---
 
 
-def count(value: int) -> str:
-    """``1234567`` -> ``1,234,567``; zero is an empty cell."""
+def count(value: int | None) -> str:
+    """``1234567`` -> ``1,234,567``; zero is an empty cell, an unknown count ``?``."""
+    if value is None:
+        return UNKNOWN
     return f"{value:,}" if value else EMPTY
 
 
@@ -62,16 +67,17 @@ def fraction(value: Fraction) -> str:
 
 def rf_size(rf: RF) -> str:
     """``7x7``: pixels of the input one unit sees, per spatial axis; ``--`` without spatial axes."""
-    return "x".join(fraction(axis.size) for axis in rf) if rf else EMPTY
+    return "x".join(fraction(axis.size) if axis.known else UNKNOWN for axis in rf) if rf else EMPTY
 
 
 def rf_jump(rf: RF) -> str:
     """``2x2``: input pixels between neighbouring units. An axis that is no longer positional
     (after a global pool or ``Flatten`` every unit sees its whole span) has no jump: ``-``, and
     ``--`` when no axis is positional."""
-    if not any(axis.positional for axis in rf):
+    if not any(axis.positional or not axis.known for axis in rf):
         return EMPTY
-    return "x".join(fraction(axis.jump) if axis.positional else "-" for axis in rf)
+    return "x".join(fraction(axis.jump) if axis.positional else "-" if axis.known else UNKNOWN
+                    for axis in rf)
 
 
 def params_cell(row: LayerReport) -> str:
@@ -116,7 +122,9 @@ def cells(row: LayerReport) -> dict[Column, str]:
 def totals(report: Report) -> list[tuple[str, str]]:
     """(label, value) lines under the table."""
     rf = report.rf
-    if rf:
+    if rf and not all(axis.known for axis in rf):
+        receptive = f"{UNKNOWN} (a plugin kind does not give it)"
+    elif rf:
         jump = rf_jump(rf)
         receptive = rf_size(rf) + (f" (jump {jump})" if jump != EMPTY else " (whole input)")
     else:
@@ -128,9 +136,17 @@ def totals(report: Report) -> list[tuple[str, str]]:
         ("Trainable params", f"{report.trainable_params:,}"),
         ("Non-trainable params", f"{report.non_trainable_params:,}"),
         ("Buffers", f"{report.buffers:,}"),
-        ("MACs (per sample)", f"{report.macs:,}"),
+        ("MACs (per sample)", _macs_total(report)),
         ("Receptive field", receptive),
     ]
+
+
+def _macs_total(report: Report) -> str:
+    """``1,234``; ``? (1,000 in the layers that count them)`` when a plugin kind does not."""
+    if report.macs is not None:
+        return f"{report.macs:,}"
+    known = sum(row.macs or 0 for row in report.top_level())
+    return f"{UNKNOWN} ({known:,} in the layers that count them; a plugin kind does not)"
 
 
 def confirmation(confirmed_by: str | None) -> str:
@@ -203,9 +219,15 @@ def _md_warnings(warnings: Sequence[str]) -> list[str]:
 
 
 def _notes(report: Report) -> list[str]:
+    notes = []
     if any(row.non_trainable_params for row in report.layers):
-        return ["(n): parameters that are not trained (trainable: false)."]
-    return []
+        notes.append("(n): parameters that are not trained (trainable: false).")
+    plugins = [row.kind for row in report.layers if row.layer is not None and row.layer.plugin]
+    if plugins:
+        kinds = ", ".join(dict.fromkeys(plugins))
+        notes.append(f"Plugin kinds ({kinds}): torch confirms their shapes and parameters, not "
+                     f"their MACs; {UNKNOWN} marks a number a plugin kind does not give.")
+    return notes
 
 
 def _align(text: str, width: int, right: bool) -> str:
