@@ -29,8 +29,9 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(path: Path) -> set[str]:
-    """Every netspec module ``path`` imports, at any depth of the file (functions included)."""
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """Every netspec module ``path`` imports, at any depth of the file (functions included):
+    ``from a.b import c`` is the module ``a.b.c`` when there is one, else ``a.b``."""
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
@@ -43,14 +44,15 @@ def _imports(path: Path) -> set[str]:
                 module = ".".join([*base, *([node.module] if node.module else [])])
             else:
                 module = node.module or ""
-            found.add(module)
-            found.update(f"{module}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                child = f"{module}.{alias.name}"
+                found.add(child if child in modules else module)
     return {module for module in found if module.split(".")[0] == "netspec"}
 
 
 def _graph() -> dict[str, set[str]]:
     files = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
-    return {name: {m for m in _imports(path) if m in files and m != name}
+    return {name: {m for m in _imports(path, set(files)) if m in files and m != name}
             for name, path in files.items()}
 
 

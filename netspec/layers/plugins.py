@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from netspec.core.errors import NetspecError, fail
 from netspec.core.shapes import AxisRF
+from netspec.layers import registry
 from netspec.layers.base import Layer, LayerReport
 
 GROUP = "netspec.kinds"
@@ -44,8 +45,6 @@ def register_kind(cls: LayerT) -> LayerT:
     uses, a class that is not a ``Layer``, or a schema pydantic cannot build raises
     ``NetspecError`` and leaves the registry as it was.
     """
-    from netspec.layers import registry
-
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise NetspecError(f"a plugin kind is a subclass of netspec.layers.Layer; received {cls!r}")
     kind = cls.__dict__.get("kind")
@@ -83,8 +82,6 @@ def _check_torch_name(cls: type[Layer], where: str) -> None:
 def torch_modules() -> frozenset[str]:
     """The ``"package.module:Class"`` names that registered kinds declare: the only imports the
     torch side makes for a ``TorchCall``."""
-    from netspec.layers import registry
-
     kinds = registry.registered_plugins()
     return frozenset(cls.torch_name for cls in kinds if ":" in cls.torch_name)
 
@@ -138,8 +135,6 @@ def _count(value: Any, least: int) -> bool:
 def entry_point_kind(name: str) -> type[Layer] | None:
     """Load the installed plugin whose ``netspec.kinds`` entry point is named ``name``; its kind,
     or None when no package declares one. A plugin that fails to load raises ``SpecError``."""
-    from netspec.layers import registry
-
     for point in _points():
         if point.name == name:
             _load(point)
@@ -204,3 +199,19 @@ def blamed(error: BaseException) -> Layer | None:
             found = owner
         trace = trace.tb_next
     return found
+
+
+class _EntryPoints(registry.InstalledKinds):
+    """Installed plugin kinds, found through the ``netspec.kinds`` entry points."""
+
+    def find(self, name: str) -> type[Layer] | None:
+        return entry_point_kind(name)
+
+    def load_all(self) -> object:
+        return load_entry_points()
+
+    def names(self) -> list[str]:
+        return entry_point_names()
+
+
+registry.use_installed(_EntryPoints())

@@ -57,15 +57,40 @@ def register(cls: LayerT) -> LayerT:
     return cls
 
 
+class InstalledKinds:
+    """How the registry reaches kinds that installed packages declare (entry points): none
+    until ``netspec.layers.plugins`` installs its finder (``use_installed``), so this module
+    imports no plugin machinery."""
+
+    def find(self, name: str) -> type[Layer] | None:
+        """Load the installed kind ``name``; None when no package declares it."""
+        return None
+
+    def load_all(self) -> object:
+        """Load every installed kind."""
+        return None
+
+    def names(self) -> list[str]:
+        """The installed kinds' names, without loading them."""
+        return []
+
+
+_installed = InstalledKinds()
+
+
+def use_installed(finder: InstalledKinds) -> None:
+    """Install the finder of installed plugin kinds (``netspec.layers.plugins`` does)."""
+    global _installed
+    _installed = finder
+
+
 def _loaded(name: str) -> type[Layer] | None:
     """The class of kind ``name``, importing its module on first use (netspec's, or an installed
     plugin's entry point); None when unknown."""
     if name not in _KINDS and name in KIND_MODULES:
         importlib.import_module(KIND_MODULES[name])
     if name not in _KINDS:
-        from netspec.layers.plugins import entry_point_kind
-
-        return entry_point_kind(name)
+        return _installed.find(name)
     return _KINDS.get(name)
 
 
@@ -82,11 +107,9 @@ def registered_plugins() -> list[type[Layer]]:
 def registered_kinds() -> dict[str, type[Layer]]:
     """Every kind by name: netspec's in the registry's order, then users' in theirs (installed
     plugins are loaded; one that fails to load is left out, and naming it in a spec says why)."""
-    from netspec.layers.plugins import load_entry_points
-
     for module in dict.fromkeys(KIND_MODULES.values()):
         importlib.import_module(module)
-    load_entry_points()
+    _installed.load_all()
     ours = {kind: _KINDS[kind] for kind in KIND_MODULES}
     return ours | {kind: cls for kind, cls in _KINDS.items() if kind not in ours}
 
@@ -104,10 +127,8 @@ def is_kind(name: str) -> bool:
 
 def kind_names() -> list[str]:
     """Every kind name, without importing any kind's module (for suggestions)."""
-    from netspec.layers.plugins import entry_point_names
-
     users = [kind for kind in _KINDS if kind not in KIND_MODULES]
-    return list(dict.fromkeys([*KIND_MODULES, *users, *entry_point_names()]))
+    return list(dict.fromkeys([*KIND_MODULES, *users, *_installed.names()]))
 
 
 def kind_of(name: str) -> type[Layer]:
