@@ -136,10 +136,12 @@ def walk_field(
 
 
 def merge_fields(fields: list[tuple[str, RF]], kind: str) -> RF:
-    """Receptive field where paths meet (add, concat): the widest window per axis.
+    """Receptive field where paths meet (add, concat, multiply): the widest window per axis.
 
     The paths must agree on the jump and on the centre of the first unit, else the merged
-    units would mix misaligned windows: that is an error naming the misaligned path.
+    units would mix misaligned windows: that is an error naming the misaligned path. An axis
+    that one path sees whole (a global pool: not positional) is seen whole after the merge,
+    whatever the other paths see: its units read the whole input anyway.
     """
     (first_name, first), *others = fields
     merged = list(first)
@@ -148,6 +150,8 @@ def merge_fields(fields: list[tuple[str, RF]], kind: str) -> RF:
             continue
         for axis, (a, b) in enumerate(zip(merged, rf, strict=True)):
             if not (a.positional and b.positional):
+                whole = a if not a.positional else b
+                merged[axis] = AxisRF(max(a.size, b.size), whole.jump, whole.start, False)
                 continue
             if a.jump != b.jump or a.start != b.start:
                 raise fail(
@@ -157,6 +161,19 @@ def merge_fields(fields: list[tuple[str, RF]], kind: str) -> RF:
                 )
             merged[axis] = AxisRF(max(a.size, b.size), a.jump, a.start)
     return tuple(merged)
+
+
+def broadcast_field(rf: RF, shape: Shape, out_shape: Shape) -> RF:
+    """The field of a path whose output ``shape`` is broadcast to ``out_shape``: along a
+    spatial axis stretched from 1 to more positions, every output unit reads the path's one
+    unit, so the axis is no longer positional (it is seen as whole, with the path's field)."""
+    if len(rf) != len(shape) - 1 or len(shape) != len(out_shape):
+        return rf
+    return tuple(
+        AxisRF(axis.size, axis.jump, axis.start, False)
+        if axis.positional and shape[dim] == 1 and out_shape[dim] != 1 else axis
+        for dim, axis in enumerate(rf, start=1)
+    )
 
 
 @register

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from netspec.analysis.analysis import analyze, load
-from netspec.core.shapes import Shape
+from netspec.core.shapes import Shape, spatial_columns
 from netspec.layers.base import RF, Layer, LayerReport
 from netspec.reading.loader import SpecSource
 from netspec.views.diagram_model import Box, Edge, Element, Fork, Frame, Stack
@@ -131,6 +131,7 @@ def _shape(shape: Shape) -> str:
 
 
 def _rf(rf: RF) -> str:
+    rf = spatial_columns(rf)
     if not rf:
         return ""
     if not any(axis.positional for axis in rf):
