@@ -266,8 +266,9 @@ class _Expander:
         """A literal, or the value of an expression over the parameters in ``scope``."""
         if not isinstance(value, str):
             return value
-        if value.strip() in scope:
-            return scope[value.strip()]  # one parameter's name: its value, whole
+        held = scope.get(value.strip(), 0)
+        if isinstance(held, bool) or not isinstance(held, int | float):
+            return held  # one parameter's name, not a number: its value, whole
         tokens = tokenize(value)
         names = names_in(value)
         if tokens is None or names is None:
