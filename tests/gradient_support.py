@@ -15,8 +15,11 @@ strictly positive coefficients, in float64 on the CPU:
   Adaptive max pools become adaptive average pools;
 - activations, dropout and normalisation layers become ``Identity``: they act on each position
   separately (in eval mode), so they never change which inputs a unit depends on;
-- average pools, flatten and upsampling are kept as they are; containers (``Sequential``,
-  netspec's ``Residual`` and ``Parallel``) keep their structure with their children replaced.
+- average pools, flatten, upsampling and the layout changes (``Permute``, ``ChannelShuffle``,
+  ``Chunk``, ``Narrow``) are kept as they are; containers (``Sequential``, netspec's
+  ``Residual``, ``Parallel`` and ``Gate``) keep their structure with their children replaced
+  (a product of two positive maps, ``Gate`` or ``Parallel`` with ``merge: mul``, has a
+  non-zero gradient wherever either factor depends on the input, as a sum does).
 
 Every coefficient of the resulting map is then positive, so the gradient of an output unit with
 respect to an all-ones input is non-zero exactly at the input positions the unit depends on.
@@ -58,6 +61,7 @@ import netspec
 from netspec.analysis.analysis import Report
 from netspec.core.shapes import AxisRF
 from netspec.layers.base import LayerReport
+from netspec.torch_side import modules as netspec_modules
 
 # The field does not depend on the input size except through clipping at the borders, which a
 # smaller input tests just as well: a spec above MAX_MACS runs on its input divided by the
@@ -118,6 +122,10 @@ KEPT = (
     nn.Flatten,
     nn.Unflatten,
     nn.Upsample,
+    nn.ChannelShuffle,
+    netspec_modules.Permute,
+    netspec_modules.Chunk,
+    netspec_modules.Narrow,
 )
 
 
@@ -259,7 +267,8 @@ class Probe:
 def sequence(rows: tuple[LayerReport, ...], index: int) -> list[int]:
     """Row ``index`` as the chain of rows it is made of: a composite row (a ``Sequential`` or a
     named block) becomes its children, each expanded in turn, so the borders inside it count.
-    Branching rows (``Parallel``, ``Residual``) stay one level: their field covers all paths."""
+    Branching rows (``Parallel``, ``Residual``, ``Gate``) stay one level: their field covers
+    all paths."""
     row = rows[index]
     children = []
     for later in range(index + 1, len(rows)):
@@ -268,7 +277,7 @@ def sequence(rows: tuple[LayerReport, ...], index: int) -> list[int]:
         if rows[later].depth == row.depth + 1:
             children.append(later)
     kids = [rows[k] for k in children]
-    chained = bool(kids) and row.kind not in ("Parallel", "Residual") and (
+    chained = bool(kids) and row.kind not in ("Parallel", "Residual", "Gate") and (
         kids[0].in_shape == row.in_shape
         and all(a.out_shape == b.in_shape for a, b in itertools.pairwise(kids))
         and (kids[-1].out_shape, kids[-1].rf) == (row.out_shape, row.rf)
