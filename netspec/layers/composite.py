@@ -141,7 +141,8 @@ def merge_fields(fields: list[tuple[str, RF]], kind: str) -> RF:
     The paths must agree on the jump and on the centre of the first unit, else the merged
     units would mix misaligned windows: that is an error naming the misaligned path. An axis
     that one path sees whole (a global pool: not positional) is seen whole after the merge,
-    whatever the other paths see: its units read the whole input anyway.
+    whatever the other paths see: its units read the whole input anyway (its jump stays that
+    of the positional path: multiplying by a gate does not move the units).
     """
     (first_name, first), *others = fields
     merged = list(first)
@@ -150,8 +151,11 @@ def merge_fields(fields: list[tuple[str, RF]], kind: str) -> RF:
             continue
         for axis, (a, b) in enumerate(zip(merged, rf, strict=True)):
             if not (a.positional and b.positional):
-                whole = a if not a.positional else b
-                merged[axis] = AxisRF(max(a.size, b.size), whole.jump, whole.start, False)
+                whole, other = (a, b) if not a.positional else (b, a)
+                # the units keep their spacing (the jump of a positional path, which is what a
+                # residual body's stride is read from); the centre is the whole window's
+                jump = other.jump if other.positional else whole.jump
+                merged[axis] = AxisRF(max(a.size, b.size), jump, whole.start, False)
                 continue
             if a.jump != b.jump or a.start != b.start:
                 raise fail(

@@ -167,3 +167,19 @@ def test_a_branch_broadcast_along_an_axis_makes_it_whole() -> None:
     (height, width) = netspec.analyze(s).rf
     assert not height.positional and height.size == 6
     assert width.positional and (width.size, width.jump, width.start) == (3, 1, Fraction(0))
+
+
+@pytest.mark.parametrize(("stride", "projection"), [(1, None), (2, (2, 2))])
+def test_a_residual_body_ending_in_a_gate_keeps_its_stride(
+    stride: int, projection: tuple[int, int] | None
+) -> None:
+    """The gate sees the whole input, but its units keep the body's spacing: the shortcut is the
+    identity for a stride-1 body and a stride-2 projection for a stride-2 body."""
+    s = spec([8, 6, 6], {"Residual": {"body": [
+        {"Conv2d": {"out_channels": 8, "kernel_size": 3, "padding": 1, "stride": stride}},
+        se_gate(8, 2)]}})
+    shortcut = netspec.build(s)[0].shortcut
+    if projection is None:
+        assert isinstance(shortcut, nn.Identity)
+    else:
+        assert shortcut[0].stride == projection
