@@ -205,6 +205,9 @@ class Parallel(Composite):
             return merged
         return (sum(shape[0] for shape in shapes), *first[1:])
 
+    def merge_label(self) -> str:
+        return {"concat": "concat", "add": "+", "mul": "\N{MULTIPLICATION SIGN}"}[self.merge]
+
     def torch_call(self, in_shape: Shape, shape_after: ShapeAfter) -> TorchCall:
         """``netspec.torch_side.modules.Parallel``: one ``nn.Sequential`` per branch."""
         return TorchCall("Parallel", {

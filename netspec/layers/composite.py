@@ -31,6 +31,15 @@ class Composite(Layer):
 
     composite: ClassVar[bool] = True
     required_lists: ClassVar[tuple[str, ...]] = ()
+    beside_input: ClassVar[frozenset[str]] = frozenset()
+    """Lists drawn beside an identity path from the input, meeting it where they merge
+    (``Gate``'s ``layers``); ``body``, ``shortcut`` and ``branches`` are drawn side by side
+    anyway."""
+
+    def merge_label(self) -> str | None:
+        """How the drawing labels the point where the paths meet (``+``, ``x``, ``concat``);
+        None: ``+`` when the paths' shapes agree, else ``concat``."""
+        return None
 
     @model_validator(mode="after")
     def _lists_not_empty(self) -> Composite:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from netspec.core.errors import SpecPath, fail
-from netspec.core.shapes import Shape, broadcast_shape
+from netspec.core.shapes import Shape, broadcast_shape, spatial_columns
+from netspec.core.window import num
 from netspec.layers.base import RF, LayerReport, Nested, ShapeAfter, TorchCall
 from netspec.layers.composite import Composite, broadcast_field, merge_fields, walk_field
 from netspec.layers.registry import AnyLayer, register
@@ -41,6 +42,7 @@ class Gate(Composite):
 
     kind = "Gate"
     required_lists = ("layers",)
+    beside_input = frozenset({"layers"})
     layers: tuple[AnyLayer, ...] = Field(description="The gate: layers applied to the input.")
 
     def children_rows(
@@ -58,16 +60,35 @@ class Gate(Composite):
         return rows, in_shape, merge_fields([("the input", rf), ("the gate", stretched)],
                                             self.kind)
 
+    def merge_label(self) -> str:
+        return "\N{MULTIPLICATION SIGN}"
+
     def explain_shape(self, in_shape: Shape, out_shape: Shape) -> list[str]:
         """``out = x * g(x): [64, 28, 28] * [64, 1, 1] = [64, 28, 28]``."""
         gate_shape = self._gate_shape(in_shape)
         return [f"out = x * g(x): {list(in_shape)} * {list(gate_shape)} = {list(out_shape)}"]
 
+    def explain_field(self, rf: RF, in_shape: Shape) -> list[str]:
+        """``RF = x's 3x3 with the gate's 11x11 = 11x11 (whole)``: the union of both paths."""
+        if not rf:
+            return []
+        gate = self._last_gate_row(in_shape, rf).rf
+        out = self.receptive_field(rf, in_shape)
+        whole = " (whole input)" if not any(axis.positional for axis in out) else ""
+        return [f"RF = union of x's {_sizes(rf)} and the gate's {_sizes(gate)} = "
+                f"{_sizes(out)}{whole}"]
+
     def _gate_shape(self, in_shape: Shape) -> Shape:
-        rows = self.report(in_shape, (), index=0, name="", path=(), depth=0)
-        direct = [row for row in rows if row.depth == 1]
-        return direct[-1].out_shape if direct else in_shape
+        return self._last_gate_row(in_shape, ()).out_shape
+
+    def _last_gate_row(self, in_shape: Shape, rf: RF) -> LayerReport:
+        rows = self.report(in_shape, rf, index=0, name="", path=(), depth=0)
+        return [row for row in rows if row.depth == 1][-1]
 
     def torch_call(self, in_shape: Shape, shape_after: ShapeAfter) -> TorchCall:
         """``netspec.torch_side.modules.Gate``: the gate as one ``nn.Sequential``."""
         return TorchCall("Gate", {"gate": Nested(self.layers, in_shape)})
+
+
+def _sizes(rf: RF) -> str:
+    return "x".join(num(axis.size) for axis in spatial_columns(rf)) or "-"
