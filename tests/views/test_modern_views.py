@@ -65,12 +65,13 @@ def test_a_channels_last_row_shows_the_field_of_its_spatial_axes() -> None:
         {"Permute": {"dims": [1, 2, 0]}}]})
     report = netspec.analyze(spec)
     assert [axis["size"] for axis in report.to_dict()["layers"][1]["receptive_field"]] == [3, 3]
-    row = [line for line in str(summary(spec)).splitlines() if "Permute" in line][0]
+    row = next(line for line in str(summary(spec)).splitlines() if "Permute" in line)
     assert "3x3" in row and "3x3x" not in row
 
 
 def test_the_drawing_shows_gates_and_products() -> None:
     chart = draw(netspec.load(SPEC), format="mermaid")
-    assert chart.count('(("×"))') == 2  # the gate's product and Parallel's merge: mul
-    assert '-->|identity|' in chart  # x runs beside the gate
-    assert "Permute<br/>dims=1×2×0" in chart
+    times = "\N{MULTIPLICATION SIGN}"
+    assert chart.count(f'(("{times}"))') == 2  # the gate's product and Parallel's merge: mul
+    assert "-->|identity|" in chart  # x runs beside the gate
+    assert f"Permute<br/>dims=1{times}2{times}0" in chart
