@@ -170,3 +170,23 @@ class AxisRF:
 def number(value: Fraction) -> int | float:
     """A fraction as the plainest JSON number: an int when whole, else a float."""
     return int(value) if value.denominator == 1 else float(value)
+
+
+CHANNEL_AXIS = AxisRF(Fraction(0), Fraction(0), Fraction(0), positional=False)
+"""The column of a receptive field that stands for the channel axis: present only while that
+axis is not dim 0 of a sample (after ``Permute`` to channels-last, ``[H, W, C]``), where the
+field then has one column per sample dim. No spatial axis has size 0."""
+
+
+def spatial_columns(rf: tuple[AxisRF, ...]) -> tuple[AxisRF, ...]:
+    """The columns of ``rf`` that describe spatial axes (``CHANNEL_AXIS`` left out)."""
+    return tuple(axis for axis in rf if axis != CHANNEL_AXIS)
+
+
+def broadcast_shape(a: Shape, b: Shape) -> Shape | None:
+    """torch's broadcast of two samples of the same rank (the batch dim is prepended to both,
+    so a sample of another rank cannot broadcast for every batch size): per dim, equal sizes
+    or a 1, which stretches. None when they do not broadcast."""
+    if len(a) != len(b) or any(x != y and 1 not in (x, y) for x, y in zip(a, b, strict=True)):
+        return None
+    return tuple(max(x, y) if 0 not in (x, y) else 0 for x, y in zip(a, b, strict=True))

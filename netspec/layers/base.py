@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, mode
 
 from netspec.core.errors import SpecPath, fail, format_path
 from netspec.core.lint_codes import check_codes
-from netspec.core.shapes import AxisRF, Shape, number
+from netspec.core.shapes import AxisRF, Shape, number, spatial_columns
 from netspec.core.window import Window, size_lines, window_field_lines
 from netspec.layers.fields import Bool, ModuleName
 
@@ -68,11 +68,12 @@ class LayerReport:
 
 
 def rf_to_dicts(rf: RF) -> list[dict[str, Any]]:
-    """Per spatial axis ``{size, jump, start}``; an unknown axis (``AxisRF.known``) gives nulls."""
+    """Per spatial axis ``{size, jump, start}`` (a channels-last sample's channel column is left
+    out); an unknown axis (``AxisRF.known``) gives nulls."""
     return [
         {"size": number(a.size), "jump": number(a.jump), "start": number(a.start)} if a.known
         else {"size": None, "jump": None, "start": None}
-        for a in rf
+        for a in spatial_columns(rf)
     ]
 
 
@@ -156,6 +157,8 @@ class Layer(BaseModel):
     """Drops values at random in training only."""
     is_normalization: ClassVar[bool] = False
     """Normalises activations with statistics (batch, instance, group, layer norm)."""
+    drops_branch: ClassVar[bool] = False
+    """Zeroes whole samples at random in training: meant for the end of a residual branch."""
     plugin: ClassVar[str] = ""
     """The module of a user's kind registered with ``netspec.register_kind``; empty for netspec's.
     A plugin kind that does not define ``receptive_field`` or ``macs`` reports them as unknown,
@@ -298,6 +301,10 @@ class Layer(BaseModel):
 
     def uses_running_stats(self) -> bool:
         """True when evaluation uses statistics gathered in training (BatchNorm)."""
+        return False
+
+    def adds_paths(self) -> bool:
+        """True when this composite adds one of its paths to another (a residual sum)."""
         return False
 
     def chain(self) -> tuple[Layer, ...] | None:

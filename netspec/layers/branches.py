@@ -13,9 +13,10 @@ from typing import Literal
 from pydantic import Field
 
 from netspec.core.errors import SpecPath, fail
-from netspec.core.shapes import AxisRF, Shape
+from netspec.core.shapes import AxisRF, Shape, broadcast_shape
 from netspec.layers.base import RF, Layer, LayerReport, Nested, ShapeAfter, TorchCall
-from netspec.layers.composite import Composite, merge_fields, walk_field
+from netspec.layers.composite import Composite, broadcast_field, merge_fields, walk_field
+from netspec.layers.fields import Bool
 from netspec.layers.registry import AnyLayer, kind_of, register
 from netspec.layers.walk import walk
 
@@ -41,6 +42,8 @@ class Residual(Composite):
     shortcut: MobileNetV2); or a layer list.
     Shape: the body's; the shortcut must produce the same shape.
     Receptive field: the widest of body and shortcut; both must share jump and centre.
+    ``shortcut_first: true`` registers the shortcut before the body in the built module, so
+    parameters come shortcut first (torchvision's RegNet order); the computation is the same.
     Example::
 
         - Residual:
@@ -56,6 +59,12 @@ class Residual(Composite):
         default="auto", description="identity, auto (projection when needed), if_same, or layers."
     )
     post: tuple[AnyLayer, ...] = Field(default=(), description="Layers after the addition.")
+    shortcut_first: Bool = Field(
+        default=False, description="Register the shortcut before the body (torchvision's RegNet "
+        "order of parameters). Default: False")
+
+    def adds_paths(self) -> bool:
+        return True
 
     def shortcut_layers(self, in_shape: Shape, body_shape: Shape) -> tuple[Layer, ...] | None:
         """The shortcut as layers: () for identity, None for no shortcut at all."""
@@ -125,15 +134,18 @@ class Residual(Composite):
             "shortcut": None if shortcut is None else (
                 Nested(shortcut, in_shape) if shortcut else TorchCall("Identity")),
             "post": Nested(self.post, body_shape) if self.post else None,
+            "shortcut_first": self.shortcut_first,
         })
 
 
 @register
 class Parallel(Composite):
-    """Branches on the same input, merged by channel concatenation or addition.
+    """Branches on the same input, merged by channel concatenation, addition or product.
 
-    Shape: ``concat``: branch shapes equal except channels, which add up; ``add``: all equal.
-    Receptive field: the widest branch; branches must share jump and centre.
+    Shape: ``concat``: branch shapes equal except channels, which add up; ``add`` and ``mul``:
+    torch's broadcasting of the branch shapes (same number of dims; per dim equal sizes or 1).
+    Receptive field: the widest branch; branches must share jump and centre. A branch
+    broadcast along a spatial axis, or that sees it whole (a global pool), makes it whole.
     Example (SqueezeNet's Fire expand)::
 
         - Parallel:
@@ -148,8 +160,9 @@ class Parallel(Composite):
     branches: tuple[tuple[AnyLayer, ...], ...] = Field(
         description="Layer lists applied to the same input."
     )
-    merge: Literal["concat", "add"] = Field(
-        default="concat", description="concat (channel axis) or add. Default: concat"
+    merge: Literal["concat", "add", "mul"] = Field(
+        default="concat", description="concat (channel axis), add or mul (both broadcast as "
+        "torch does). Default: concat"
     )
 
     def children_rows(
@@ -165,24 +178,41 @@ class Parallel(Composite):
             rows += branch_rows
             shapes.append(shape)
             fields.append((f"branches[{index}]", branch_rf))
-        return rows, self._merged_shape(shapes), merge_fields(fields, self.kind)
+        out_shape = self._merged_shape(shapes)
+        if self.merge != "concat":
+            fields = [(name, broadcast_field(field, shape, out_shape))
+                      for (name, field), shape in zip(fields, shapes, strict=True)]
+        return rows, out_shape, merge_fields(fields, self.kind)
 
     def _merged_shape(self, shapes: list[Shape]) -> Shape:
-        first = shapes[0]
+        first = merged = shapes[0]
         for index, shape in enumerate(shapes[1:], start=1):
-            same = shape == first if self.merge == "add" else (
-                len(shape) == len(first) and shape[1:] == first[1:]
-            )
-            if not same:
-                rule = "the same shape" if self.merge == "add" else "the same shape but channels"
+            if self.merge != "concat":
+                both = broadcast_shape(merged, shape)
+                if both is None:
+                    raise fail(
+                        f"merge: {self.merge} needs shapes that broadcast (torch's rules: the "
+                        f"same number of dims, and per dim equal sizes or 1); "
+                        f"{_branches_before(index)} {list(merged)}, branches[{index}] "
+                        f"gives {list(shape)}",
+                        field="branches",
+                    )
+                merged = both
+            elif len(shape) != len(first) or shape[1:] != first[1:]:
                 raise fail(
-                    f"merge: {self.merge} needs {rule}; branches[0] gives {list(first)}, "
-                    f"branches[{index}] gives {list(shape)}",
+                    f"merge: concat needs the same shape but channels; branches[0] gives "
+                    f"{list(first)}, branches[{index}] gives {list(shape)}",
                     field="branches",
                 )
-        if self.merge == "add":
-            return first
+        if self.merge != "concat":
+            return merged
         return (sum(shape[0] for shape in shapes), *first[1:])
+
+    def adds_paths(self) -> bool:
+        return self.merge == "add"
+
+    def merge_label(self) -> str:
+        return {"concat": "concat", "add": "+", "mul": "\N{MULTIPLICATION SIGN}"}[self.merge]
 
     def torch_call(self, in_shape: Shape, shape_after: ShapeAfter) -> TorchCall:
         """``netspec.torch_side.modules.Parallel``: one ``nn.Sequential`` per branch."""
@@ -190,3 +220,7 @@ class Parallel(Composite):
             "branches": [Nested(branch, in_shape) for branch in self.branches],
             "merge": self.merge,
         })
+
+
+def _branches_before(index: int) -> str:
+    return "branches[0] gives" if index == 1 else f"branches[0] to [{index - 1}] together give"

@@ -40,6 +40,15 @@ class Composite(Layer):
 
     composite: ClassVar[bool] = True
     required_lists: ClassVar[tuple[str, ...]] = ()
+    beside_input: ClassVar[frozenset[str]] = frozenset()
+    """Lists drawn beside an identity path from the input, meeting it where they merge
+    (``Gate``'s ``layers``); ``body``, ``shortcut`` and ``branches`` are drawn side by side
+    anyway."""
+
+    def merge_label(self) -> str | None:
+        """How the drawing labels the point where the paths meet (``+``, ``x``, ``concat``);
+        None: ``+`` when the paths' shapes agree, else ``concat``."""
+        return None
 
     @model_validator(mode="after")
     def _lists_not_empty(self) -> Composite:
@@ -145,10 +154,13 @@ def walk_field(
 
 
 def merge_fields(fields: list[tuple[str, RF]], kind: str) -> RF:
-    """Receptive field where paths meet (add, concat): the widest window per axis.
+    """Receptive field where paths meet (add, concat, multiply): the widest window per axis.
 
     The paths must agree on the jump and on the centre of the first unit, else the merged
-    units would mix misaligned windows: that is an error naming the misaligned path.
+    units would mix misaligned windows: that is an error naming the misaligned path. An axis
+    that one path sees whole (a global pool: not positional) is seen whole after the merge,
+    whatever the other paths see: its units read the whole input anyway (its jump stays that
+    of the positional path: multiplying by a gate does not move the units).
     """
     (first_name, first), *others = fields
     merged = list(first)
@@ -160,6 +172,11 @@ def merge_fields(fields: list[tuple[str, RF]], kind: str) -> RF:
                 merged[axis] = AxisRF.unknown()
                 continue
             if not (a.positional and b.positional):
+                whole, other = (a, b) if not a.positional else (b, a)
+                # the units keep their spacing (the jump of a positional path, which is what a
+                # residual body's stride is read from); the centre is the whole window's
+                jump = other.jump if other.positional else whole.jump
+                merged[axis] = AxisRF(max(a.size, b.size), jump, whole.start, False)
                 continue
             if a.jump != b.jump or a.start != b.start:
                 raise fail(
@@ -169,6 +186,19 @@ def merge_fields(fields: list[tuple[str, RF]], kind: str) -> RF:
                 )
             merged[axis] = AxisRF(max(a.size, b.size), a.jump, a.start)
     return tuple(merged)
+
+
+def broadcast_field(rf: RF, shape: Shape, out_shape: Shape) -> RF:
+    """The field of a path whose output ``shape`` is broadcast to ``out_shape``: along a
+    spatial axis stretched from 1 to more positions, every output unit reads the path's one
+    unit, so the axis is no longer positional (it is seen as whole, with the path's field)."""
+    if len(rf) != len(shape) - 1 or len(shape) != len(out_shape):
+        return rf
+    return tuple(
+        AxisRF(axis.size, axis.jump, axis.start, False)
+        if axis.positional and shape[dim] == 1 and out_shape[dim] != 1 else axis
+        for dim, axis in enumerate(rf, start=1)
+    )
 
 
 @register

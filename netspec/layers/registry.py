@@ -36,6 +36,10 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
                       "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d"),
     "reshape": ("Flatten", "Unflatten"),
     "upsample": ("Upsample",),
+    "gating": ("Gate",),
+    "layout": ("Permute", "ChannelShuffle"),
+    "split": ("Chunk", "Narrow"),
+    "scaling": ("LayerScale", "StochasticDepth"),
 }
 """Each module of ``netspec.layers`` and the kinds it defines, in the order ``netspec layers``
 lists them."""

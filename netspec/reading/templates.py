@@ -13,8 +13,12 @@
       - BasicBlock: {planes: 2 * width, stride: 2, name: block1}
 
 A string value that names a parameter is an expression (``4 * width``) evaluated by
-``netspec.expressions`` (no ``eval``). A block used in a list becomes its single layer, or a
-``Sequential`` of its layers; ``name:`` at the use site names it. Expanded values keep the
+``netspec.expressions`` (no ``eval``); expressions are numeric. A value that is exactly one
+parameter's name takes that parameter's value whole, whatever it is: a number, a list
+(``kernel_size: k`` with ``k: [1, 7]``), a bool, a string (``padding: same``). A block
+used in a list becomes its single layer, or a ``Sequential`` of its layers; ``name:`` at the use
+site names it (a block whose one layer is a ``Repeat``, which takes no name, becomes a named
+``Sequential`` of the copies). Expanded values keep the
 positions of the text they came from, so errors point at the block's definition.
 """
 
@@ -164,17 +168,19 @@ class _Expander:
                 hint = f"; did you mean {guess}?" if guess else (
                     f"; it takes {', '.join(declared) or 'no parameters'}")
                 raise self.error(f"unknown argument {key!r} for block {name}{hint}", (*src, key))
-            inner[key] = self.scalar(value, (*src, key), scope)
+            inner[key] = self.argument(value, (*src, key), scope)
         for key, default in declared.items():
             if key in args:
                 continue
             if default is None:
                 raise self.error(f"block {name} needs {key}", src)
-            inner[key] = self.scalar(default, ("blocks", name, "params", key), inner)
+            inner[key] = self.argument(default, ("blocks", name, "params", key), inner)
         body_src = ("blocks", name, "layers")
         layers = definition["layers"]
         if len(layers) == 1:
             entry = self.value(layers[0], (*body_src, 0), dst, inner, (*stack, name), True)
+            if module_name is not None and _is_repeat(entry):
+                return self._wrap_named(entry, dst, src, module_name)
             return _named(entry, module_name)
         wrapped = {"Sequential": {"layers": None}}
         self.out[(*dst, "Sequential")] = self.positions.get(src)
@@ -184,6 +190,22 @@ class _Expander:
         if module_name is not None:
             wrapped["Sequential"]["name"] = module_name
         return wrapped
+
+    def _wrap_named(self, entry: Any, dst: SpecPath, src: SpecPath, name: Any) -> Any:
+        """A named block whose one layer is a ``Repeat``: a ``Sequential`` of the copies, named,
+        the ``Repeat``'s positions moved under it."""
+        inner = (*dst, "Sequential", "layers", 0)
+        for path in [path for path in self.out if path[: len(dst)] == dst]:
+            self.out[(*inner, *path[len(dst):])] = self.out[path]
+        self.out[(*dst, "Sequential")] = self.positions.get(src)
+        self.out[(*dst, "Sequential", "layers")] = self.positions.get(src)
+        return {"Sequential": {"layers": [entry], "name": name}}
+
+    def argument(self, value: Any, at: SpecPath, scope: Scope) -> Any:
+        """A block argument or parameter default: a scalar, or a list of them, item by item."""
+        if isinstance(value, list):
+            return [self.argument(item, (*at, index), scope) for index, item in enumerate(value)]
+        return self.scalar(value, at, scope)
 
     # --- values ---
 
@@ -244,6 +266,9 @@ class _Expander:
         """A literal, or the value of an expression over the parameters in ``scope``."""
         if not isinstance(value, str):
             return value
+        held = scope.get(value.strip(), 0)
+        if isinstance(held, bool) or not isinstance(held, int | float):
+            return held  # one parameter's name, not a number: its value, whole
         tokens = tokenize(value)
         names = names_in(value)
         if tokens is None or names is None:
@@ -270,6 +295,10 @@ class _Expander:
                 hint = ("; inside a {...} flow mapping a comma ends the value: quote expressions "
                         "that contain commas, such as \"max(1, width)\"")
             raise self.error(f"cannot evaluate {value!r}: {error}{hint}", at) from None
+
+
+def _is_repeat(entry: Any) -> bool:
+    return isinstance(entry, dict) and len(entry) == 1 and "Repeat" in entry
 
 
 def _named(entry: Any, name: Any) -> Any:

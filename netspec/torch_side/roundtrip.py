@@ -56,7 +56,7 @@ def from_module(
 
     ``input_shape`` is one sample's shape without the batch dimension (``(3, 224, 224)``):
     arguments such as ``in_channels`` follow from it and are left out of the spec. Nested
-    ``nn.Sequential`` become ``Sequential`` layers; ``netspec.modules.Residual`` and
+    ``nn.Sequential`` become ``Sequential`` layers; ``netspec.torch_side.modules.Residual`` and
     ``Parallel`` their kinds. ``build`` of the result gives a model with the same module names
     and parameter shapes, so ``load_state_dict(module.state_dict())`` carries the weights over.
     Raises ``NetspecError`` naming every unsupported module, or a module the spec cannot
@@ -180,7 +180,7 @@ class _Reader:
                 f"module{'s' if len(unsupported) > 1 else ''} {', '.join(unsupported)}. "
                 "A spec holds torch.nn modules of the layer kinds (exactly those classes, not "
                 "subclasses: `netspec layers` lists them), nn.Sequential, and "
-                "netspec.modules.Residual/Parallel"
+                "netspec.torch_side.modules.Residual/Parallel"
             )
 
     def _visit(self, module: nn.Module, path: str, unsupported: list[str]) -> None:

@@ -5,13 +5,14 @@
 
 One box per layer: its kind and name, its key arguments, its output shape and receptive field.
 Composite layers are framed; paths that start from the same input run side by side and meet in
-a merge node (``+`` where they are added, ``concat`` where concatenated). The picture follows
-the analysis rows, so it shows what is built: ``Repeat`` copies one by one and a resolved
-``shortcut: auto``. How a composite's lists are arranged is read from their field names, not
-from the kind: ``branches``, ``body`` and ``shortcut`` run side by side, ``post`` follows the
-merge, any other list (``layers``) is a plain sequence; a ``body`` alone whose output has the
-input's shape gets an identity path beside it. ``depth`` draws composites nested deeper than
-that as single boxes.
+a merge node, labelled by the kind (``Composite.merge_label``: ``+``, a times sign, ``concat``),
+else ``+`` where the paths' shapes agree and ``concat`` where not. The picture follows the analysis
+rows, so it shows what is built: ``Repeat`` copies one by one and a resolved ``shortcut:
+auto``. How a composite's lists are arranged is read from their field names, not from the kind:
+``branches``, ``body`` and ``shortcut`` run side by side, ``post`` follows the merge, the lists
+a kind names in ``beside_input`` (``Gate``'s ``layers``) run beside an identity path, any other
+list (``layers``) is a plain sequence; a ``body`` alone whose output has the input's shape gets
+an identity path beside it. ``depth`` draws composites nested deeper than that as single boxes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from netspec.analysis.analysis import analyze, load
-from netspec.core.shapes import Shape
+from netspec.core.shapes import Shape, spatial_columns
 from netspec.layers.base import RF, Layer, LayerReport
 from netspec.reading.loader import SpecSource
 from netspec.views.diagram_model import Box, Edge, Element, Fork, Frame, Stack
@@ -131,6 +132,7 @@ def _shape(shape: Shape) -> str:
 
 
 def _rf(rf: RF) -> str:
+    rf = spatial_columns(rf)
     if not rf:
         return ""
     if not all(axis.known for axis in rf):  # a plugin kind did not say
@@ -197,17 +199,21 @@ class _Builder:
 
     def composite(self, node: _Row) -> Element:
         lists = _lists(node)
-        before = [rows for key, rows in lists if _field(key) not in SIDE_BY_SIDE | AFTER_MERGE]
-        side = [(key, rows) for key, rows in lists if _field(key) in SIDE_BY_SIDE]
+        layer = node.row.layer
+        beside: frozenset[str] = getattr(layer, "beside_input", frozenset())
+        side_by_side = SIDE_BY_SIDE | beside
+        before = [rows for key, rows in lists if _field(key) not in side_by_side | AFTER_MERGE]
+        side = [(key, rows) for key, rows in lists if _field(key) in side_by_side]
         after = [rows for key, rows in lists if _field(key) in AFTER_MERGE]
         parts = [self.sequence(rows) for rows in before]
         if side:
             merged = after[0][0].row.in_shape if after else node.row.out_shape
             outputs = [rows[-1].row.out_shape for _, rows in side]
-            bypass = len(side) == 1 and _field(side[0][0]) == "body" and (
+            bypass = len(side) == 1 and _field(side[0][0]) in {"body"} | beside and (
                 node.row.in_shape == merged)
             if len(side) > 1 or bypass:
-                label = "+" if all(shape == merged for shape in outputs) else "concat"
+                label = getattr(layer, "merge_label", lambda: None)() or (
+                    "+" if all(shape == merged for shape in outputs) else "concat")
                 merge = self.box([label], "merge", "merge", node.row.path)
                 columns = [self.sequence(rows) for _, rows in side]
                 parts.append(Fork(columns, bypass, merge, self.edges))

@@ -13,7 +13,7 @@ from enum import Enum
 from fractions import Fraction
 
 from netspec.analysis.analysis import Report
-from netspec.core.shapes import Shape
+from netspec.core.shapes import Shape, spatial_columns
 from netspec.layers.base import RF, LayerReport
 
 EMPTY = "--"
@@ -67,6 +67,7 @@ def fraction(value: Fraction) -> str:
 
 def rf_size(rf: RF) -> str:
     """``7x7``: pixels of the input one unit sees, per spatial axis; ``--`` without spatial axes."""
+    rf = spatial_columns(rf)
     return "x".join(fraction(axis.size) if axis.known else UNKNOWN for axis in rf) if rf else EMPTY
 
 
@@ -74,6 +75,7 @@ def rf_jump(rf: RF) -> str:
     """``2x2``: input pixels between neighbouring units. An axis that is no longer positional
     (after a global pool or ``Flatten`` every unit sees its whole span) has no jump: ``-``, and
     ``--`` when no axis is positional."""
+    rf = spatial_columns(rf)
     if not any(axis.positional or not axis.known for axis in rf):
         return EMPTY
     return "x".join(fraction(axis.jump) if axis.positional else "-" if axis.known else UNKNOWN

@@ -64,6 +64,17 @@ CASES: list[tuple[list[int], Any]] = [
     ([3, 8, 8], {"Parallel": {"branches": [[conv()], [conv()]]}}),
     ([3, 8, 8], {"Sequential": {"layers": [conv(), {"BatchNorm2d": {"trainable": False}}]}}),
     ([3, 8, 8], {"Repeat": {"times": 2, "layers": [conv()]}}),
+    ([4, 8, 8], {"Parallel": {"branches": [[conv()], [{"AdaptiveAvgPool2d": {"output_size": 1}}]],
+                              "merge": "mul"}}),
+    ([4, 6, 6], {"Gate": {"layers": [{"AdaptiveAvgPool2d": {"output_size": 1}},
+                                     {"Conv2d": {"out_channels": 4, "kernel_size": 1}},
+                                     "Sigmoid"]}}),
+    ([4, 6, 5], {"Permute": {"dims": [1, 2, 0]}}),
+    ([4, 6, 6], {"ChannelShuffle": {"groups": 2}}),
+    ([5, 6, 6], {"Chunk": {"chunks": 2, "index": 1}}),
+    ([4, 6, 6], {"Narrow": {"dim": 2, "start": -3, "length": 2}}),
+    ([4, 6, 6], {"LayerScale": {"init_value": 0.5}}),
+    ([4, 6, 6], {"StochasticDepth": {"p": 0.2, "mode": "row"}}),
 ]
 
 
