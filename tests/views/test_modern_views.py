@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netspec.advice.explain import explain
+from netspec.views.explain import explain
 
 import netspec
 from netspec.views.diagram import draw
