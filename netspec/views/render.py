@@ -13,7 +13,7 @@ from enum import Enum
 from fractions import Fraction
 
 from netspec.analysis.analysis import Report
-from netspec.core.shapes import Shape
+from netspec.core.shapes import Shape, beyond_text
 from netspec.layers.base import RF, LayerReport
 
 EMPTY = "--"
@@ -56,7 +56,11 @@ def shape(value: Shape) -> str:
 
 
 def fraction(value: Fraction) -> str:
-    """Whole numbers as ints; jumps below one pixel (transposed convs, upsampling) as decimals."""
+    """Whole numbers as ints; jumps below one pixel (transposed convs, upsampling) as decimals;
+    ``>2^48`` past the receptive-field bound (``netspec.core.shapes.RF_BOUND``)."""
+    beyond = beyond_text(value)
+    if beyond is not None:
+        return beyond
     return str(value.numerator) if value.denominator == 1 else f"{float(value):.4g}"
 
 
