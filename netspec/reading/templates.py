@@ -20,6 +20,7 @@ positions of the text they came from, so errors point at the block's definition.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,9 +32,19 @@ from netspec.reading.yaml_source import Positions
 MAX_BLOCK_DEPTH = 32
 MAX_EXPANDED_VALUES = 200_000
 _ARITHMETIC = frozenset({"+", "*", "/", "//", "%", "("})
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 _IDENTIFIER_START = ("_", *"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 Scope = dict[str, Any]
+
+KEYWORD_VALUES = frozenset({
+    "add", "auto", "bicubic", "bilinear", "circular", "concat", "identity", "if_same",
+    "linear", "nearest", "nearest-exact", "none", "reflect", "replicate", "same", "tanh",
+    "trilinear", "valid", "zeros",
+})
+"""Every string that some argument of some kind accepts as written (``padding: same``); a test
+keeps it equal to the ``Literal`` values of the registered kinds. A parameter of such a name would
+turn the keyword into a number."""
 
 
 def expand_templates(
@@ -88,25 +99,54 @@ class _Expander:
                 hint = f"; did you mean {guess}?" if guess else f"; {defined}"
                 raise self.error(f"cannot set unknown parameter {name!r}{hint}", ("params",))
         merged = {**raw, **overrides}
+        for name in merged:
+            self._check_param_name(name, ("params", name))
         scope: Scope = {}
         for name in merged:
-            self._resolve_param(name, merged, scope, [])
+            self._resolve_param(name, merged, scope)
         return scope
 
-    def _resolve_param(
-        self, name: str, raw: dict[str, Any], scope: Scope, chain: list[str]
-    ) -> None:
-        if name in scope:
-            return
-        at = ("params", name)
-        if name in chain:
-            cycle = " -> ".join([*chain[chain.index(name):], name])
-            raise self.error(f"parameters refer to each other in a cycle: {cycle}", at)
+    def _check_param_name(self, name: Any, at: SpecPath) -> None:
+        """A parameter is an identifier that stands for no kind and no keyword value: else
+        ``padding: same`` or a bare ``- ReLU`` would silently become its value."""
+        if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+            raise self.error(f"parameter names are identifiers; received {name!r}", at)
+        if is_kind(name):
+            raise self.error(f"parameter {name!r} has the name of a layer kind, which it would "
+                             "replace wherever the kind is written; rename it", at)
+        if name in KEYWORD_VALUES:
+            raise self.error(f"parameter {name!r} has the name of a keyword value (as in "
+                             f"`padding: same`), which it would replace; rename it", at)
+
+    def _resolve_param(self, name: str, raw: dict[str, Any], scope: Scope) -> None:
+        """Evaluate ``name`` after the parameters it uses, depth first with a stack of our
+        own (a chain of 1,000 parameters would exhaust Python's)."""
+        pending: list[tuple[str, list[str]]] = [(name, self._uses(raw, name))]
+        chain = [name]
+        while pending:
+            current, uses = pending[-1]
+            if not uses:
+                pending.pop()
+                chain.pop()
+                if current not in scope:
+                    scope[current] = self.scalar(raw[current], ("params", current), scope)
+                continue
+            dependency = uses.pop()
+            if dependency in scope:
+                continue
+            if dependency in chain:
+                cycle = " -> ".join([*chain[chain.index(dependency):], dependency])
+                raise self.error(f"parameters refer to each other in a cycle: {cycle}",
+                                 ("params", dependency))
+            pending.append((dependency, self._uses(raw, dependency)))
+            chain.append(dependency)
+
+    @staticmethod
+    def _uses(raw: dict[str, Any], name: str) -> list[str]:
+        """The parameters that ``name``'s value refers to, the first last (a stack)."""
         value = raw[name]
-        if isinstance(value, str) and (names := names_in(value)):
-            for dependency in sorted(names & raw.keys()):
-                self._resolve_param(dependency, raw, scope, [*chain, name])
-        scope[name] = self.scalar(value, at, scope)
+        names = names_in(value) if isinstance(value, str) else None
+        return sorted(names & raw.keys(), reverse=True) if names else []
 
     # --- blocks ---
 
@@ -131,8 +171,19 @@ class _Expander:
                                  "has params and layers", at)
             block_params = definition.get("params") or {}
             if isinstance(block_params, list):
+                for index, item in enumerate(block_params):
+                    if not isinstance(item, str):
+                        raise self.error("a list of block params holds their names; received "
+                                         f"{_short(item)}", (*at, "params", index))
+                    self._check_param_name(item, (*at, "params", index))
+                    if block_params.index(item) != index:
+                        raise self.error(f"parameter {item!r} is listed twice",
+                                         (*at, "params", index))
                 definition = {**definition, "params": dict.fromkeys(block_params)}
-            elif not isinstance(block_params, dict):
+            elif isinstance(block_params, dict):
+                for key in block_params:
+                    self._check_param_name(key, (*at, "params", key))
+            else:
                 raise self.error("block params are a mapping (null = required) or a list",
                                  (*at, "params"))
             raw[name] = definition
@@ -270,6 +321,11 @@ class _Expander:
                 hint = ("; inside a {...} flow mapping a comma ends the value: quote expressions "
                         "that contain commas, such as \"max(1, width)\"")
             raise self.error(f"cannot evaluate {value!r}: {error}{hint}", at) from None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _named(entry: Any, name: Any) -> Any:

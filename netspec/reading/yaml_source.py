@@ -15,6 +15,7 @@ PyYAML composes the document into nodes; this module walks the nodes itself, so 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 import yaml
@@ -163,6 +164,42 @@ def _too_deep(text: str, file: str | None) -> Problem:
     return Problem(message, (), file, mark.line + 1, mark.column + 1)
 
 
+_UNREADABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""What YAML text cannot hold (its printable set, less NEL, U+2028 and U+2029): control
+characters, lone surrogates, U+FFFE and U+FFFF. PyYAML refuses the first ones with a raw
+``position 31`` message, and reads the last three as line breaks where editors see none, so
+every line number after them would be wrong."""
+
+_SEPARATORS = {"\x85": "NEL", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
+
+
+def unreadable(text: str) -> tuple[int, str] | None:
+    """The index of the first character YAML text cannot hold, and what to say about it."""
+    match = _UNREADABLE.search(text)
+    if match is None:
+        return None
+    char = match.group()
+    code = f"U+{ord(char):04X}"
+    if char in _SEPARATORS:
+        reason = (f"{code} ({_SEPARATORS[char]}) is a line break to YAML 1.1 readers but not to "
+                  "editors, so lines would be miscounted; remove it, or write it as the escape "
+                  f"\\u{ord(char):04x} inside double quotes")
+    else:
+        name = unicodedata.name(char, "a control character" if ord(char) < 0x100 else (
+            "a surrogate" if 0xD800 <= ord(char) <= 0xDFFF else "a non-character"))
+        escape = f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+        reason = (f"the character {code} ({name}) is not allowed in YAML text; remove it, or "
+                  f"write it as the escape {escape} inside double quotes")
+    return match.start(), reason
+
+
+def _located(text: str, index: int) -> tuple[int, int]:
+    """Line and column (1-based) of ``text[index]``, counting only newlines as line breaks."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
 Positions = dict[SpecPath, tuple[int, int] | None]
 
 
@@ -172,6 +209,10 @@ def parse_yaml(text: str, file: str | None) -> tuple[Any, Positions]:
         raise LimitError(
             Problem(f"spec is {len(text):,} characters; the limit is {MAX_BYTES:,}", file=file)
         )
+    bad = unreadable(text)
+    if bad is not None:
+        line, column = _located(text, bad[0])
+        raise SpecError(Problem(bad[1], (), file, line, column))
     root = _compose_fast(text)
     if root is _UNREAD:
         root = _compose(text, file)
@@ -243,6 +284,11 @@ class _Walker:
         text, tag = node.value, node.tag
         try:
             if tag == _STR:
+                if not _encodable(text):
+                    self.problems.append(self._problem(
+                        f"{text!r} holds a lone surrogate (from a \\u escape), which is no "
+                        "Unicode character and cannot be printed; write the character itself",
+                        node, path))
                 return text
             if tag == _NULL:
                 return None
@@ -259,6 +305,15 @@ class _Walker:
         self.problems.append(self._problem(
             f"YAML tag {_shown(tag)} is not allowed: a spec is plain data", node, path))
         return None
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _shown(tag: str) -> str:
