@@ -36,6 +36,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return by_lower[close[0]] if close else None
 
 
+def shown_file(name: str) -> str:
+    """A file name as a message shows it: on one line, printable, writable to any terminal
+    (``a\\nb.yaml`` for a name with a newline; a lone surrogate from an undecodable byte
+    escaped too)."""
+    if name.isprintable():
+        return name
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in name)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One located mistake: the rule that is broken, with the values received."""
@@ -49,7 +58,7 @@ class Problem:
     @property
     def location(self) -> str:
         """``file:line:col`` with whatever parts are known."""
-        parts = [self.file or "<spec>"]
+        parts = [shown_file(self.file) if self.file else "<spec>"]
         if self.line is not None:
             parts.append(str(self.line))
             if self.column is not None:

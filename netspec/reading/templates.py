@@ -97,7 +97,9 @@ class _Expander:
                 guess = did_you_mean(name, raw)
                 defined = f"defined: {', '.join(raw)}" if raw else "the spec has no `params:`"
                 hint = f"; did you mean {guess}?" if guess else f"; {defined}"
-                raise self.error(f"cannot set unknown parameter {name!r}{hint}", ("params",))
+                at: SpecPath = ("params",) if ("params",) in self.positions else ()
+                raise self.error(f"cannot set unknown parameter {name!r} (--set or params=)"
+                                 f"{hint}", at)
         merged = {**raw, **overrides}
         for name in merged:
             self._check_param_name(name, ("params", name))
