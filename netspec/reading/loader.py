@@ -94,8 +94,7 @@ def _read_file(path: Path) -> str:
         status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):
             raise SpecError(Problem(
-                f"is {_file_kind(status.st_mode)}, not a spec file; give the path of a YAML "
-                "text file", file=str(path)))
+                f"is {_file_kind(status.st_mode)}, not a spec file", file=str(path)))
         if status.st_size > MAX_BYTES:
             raise LimitError(Problem(
                 f"spec file is {status.st_size:,} bytes; the limit is {MAX_BYTES:,}",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from netspec.core.errors import LimitError, Problem, SpecError, SpecPath, did_you_mean
@@ -97,9 +98,12 @@ class _Expander:
                 guess = did_you_mean(name, raw)
                 defined = f"defined: {', '.join(raw)}" if raw else "the spec has no `params:`"
                 hint = f"; did you mean {guess}?" if guess else f"; {defined}"
-                at: SpecPath = ("params",) if ("params",) in self.positions else ()
-                raise self.error(f"cannot set unknown parameter {name!r} (--set or params=)"
-                                 f"{hint}", at)
+                error = self.error(f"cannot set unknown parameter {name!r}{hint}", ("params",))
+                if ("params",) not in self.positions:  # at the document, where it would go
+                    position = self.positions.get(())
+                    line, column = position if position else (None, None)
+                    error = SpecError(replace(error.problems[0], line=line, column=column))
+                raise error
         merged = {**raw, **overrides}
         for name in merged:
             self._check_param_name(name, ("params", name))
