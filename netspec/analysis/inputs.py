@@ -280,10 +280,12 @@ def _search(spec: Spec, dim: int, name: str, period: int, bound: int) -> AxisSiz
         analysed = _ranges(sorted(seen))
         found = (f"valid: {_ranges(valid)}; exact: {_ranges(exact)}" if valid
                  else "none of them is valid")
+        count = len(walker.layers)
+        plural = "" if count == 1 else "s"
         raise LimitError(spec.source.problem(("input", dim), (
             f"the search for input sizes on axis {name} (here {spec.input[dim]}) stopped at its "
-            f"work budget ({WORK_BUDGET:,} layer steps, {len(walker.layers):,} layers per "
-            f"size, searching 1 to {bound:,}): sizes analysed: {analysed}; {found}. A network "
+            f"work budget ({WORK_BUDGET:,} layer steps, {count:,} layer{plural} per size, "
+            f"searching 1 to {bound:,}): sizes analysed: {analysed}; {found}. A network "
             "this long or an input this large is searched only in part: drop --inputs, or "
             "search a smaller input (--input)"))) from None
 
