@@ -22,7 +22,7 @@ def format_path(path: SpecPath) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else part
+            text += f".{part}" if text else str(part)  # str(): a key given in Python may be None
     return text
 
 
