@@ -28,7 +28,7 @@ from typing import Any
 from netspec.core.errors import LimitError, Problem, SpecError, SpecPath, did_you_mean
 from netspec.layers.registry import is_kind, kind_names
 from netspec.reading.expressions import FUNCTIONS, evaluate, names_in, tokenize
-from netspec.reading.yaml_source import Positions
+from netspec.reading.yaml_source import MAX_DEPTH, Positions
 
 MAX_BLOCK_DEPTH = 32
 MAX_EXPANDED_VALUES = 200_000
@@ -266,6 +266,10 @@ class _Expander:
         if self.count > MAX_EXPANDED_VALUES:
             raise LimitError(self.error(
                 f"blocks expand to more than {MAX_EXPANDED_VALUES:,} values", src).problems)
+        if len(dst) > MAX_DEPTH:  # blocks inside blocks: the recursion below is bounded here
+            [problem] = self.error(
+                f"blocks expand to a spec nested deeper than {MAX_DEPTH} levels", src).problems
+            raise LimitError(replace(problem, path=src[:4]))  # the line says where
         self.out[dst] = self.positions.get(src)
         if dst[-1:] == ("name",):
             return node  # module names are literal, even when they match a parameter
