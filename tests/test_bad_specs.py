@@ -31,7 +31,22 @@ TEN_MB = 10 * 1024 * 1024
 GENERATED: dict[str, Callable[[], bytes]] = {
     "binary_garbage": lambda: bytes(range(256)) * 4,
     "ten_megabytes": lambda: b"input: [3, 32, 32]\nlayers: [ReLU]\n" + b"#" * TEN_MB + b"\n",
+    # characters YAML text cannot hold, raw in the file (PyYAML's own message had no line)
+    "control_character": lambda: b"input: [3, 32, 32]\nname: stem\x07net\nlayers: [ReLU]\n",
+    "nul_in_quotes": lambda: b'input: [3, 32, 32]\nname: "a\x00b"\nlayers: [ReLU]\n',
+    "non_character": lambda: "input: [3, 32, 32]\nname: a\ufffeb\nlayers: [ReLU]\n".encode(),
+    # a line break to PyYAML, none to an editor: every later line number would be off by one
+    "line_separator": lambda: (
+        "# widths\u2028of the stem\ninput: [3, 32, 32]\nlayers:\n"
+        "  - Conv2d: {out_channels: 8, kernel_size: 64}\n").encode(),
+    # 1,000 parameters that each use the next (recursion would exhaust Python's stack)
+    "parameter_chain": lambda: (
+        "params:\n" + "".join(f"  p{i}: p{i + 1} + 1\n" for i in range(999))
+        + "  p999: widht\ninput: [3, 32, 32]\n"
+        "layers:\n  - Conv2d: {out_channels: p0, kernel_size: 3}\n").encode(),
 }
+OPTIONS: dict[str, tuple[str, ...]] = {"inputs_search_budget": ("--inputs",)}
+"""Options a spec is checked with (its golden file is that command's output)."""
 NAMES = sorted({path.stem for path in CORPUS.glob("*.yaml")} | set(GENERATED))
 LOCATED = re.compile(r"^tests/bad_specs/\w+\.yaml(:\d+:\d+)?: ")
 
@@ -46,7 +61,7 @@ def spec_root(name: str, tmp_path: Path) -> Path:
 
 
 def check(name: str, *options: str) -> list[str]:
-    return ["check", f"tests/bad_specs/{name}.yaml", *options]
+    return ["check", f"tests/bad_specs/{name}.yaml", *OPTIONS.get(name, ()), *options]
 
 
 def test_corpus_covers_the_issue() -> None:
@@ -78,6 +93,8 @@ def test_bad_spec_gives_its_golden_error(
     assert cli.main(check(name, "--format", "json")) == 1
     out, _ = capsys.readouterr()
     problems = json.loads(out)
+    if isinstance(problems, dict):  # with --inputs: the sizes found beside the problems
+        problems = problems["problems"]
     text = (Path.cwd() / "tests" / "bad_specs" / f"{name}.yaml").read_bytes()
     for problem, line in zip(problems, lines, strict=True):
         assert problem["file"] == f"tests/bad_specs/{name}.yaml"

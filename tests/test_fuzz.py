@@ -10,9 +10,13 @@ Properties (strategies in ``tests/spec_strategies.py``):
 - every corrupted spec either loads, and then agrees with torch as a valid one does, or raises
   ``NetspecError`` (never another exception) whose problems are located inside the document:
   a line, when given, is between 1 and the number of lines, a column at least 1; the same for
-  data-level damage to a spec given as a dict (a third as many examples).
+  data-level damage to a spec given as a dict (a third as many examples);
+- hostile input (``tests/hostile_strategies.py``): expressions evaluate to a bounded number or
+  raise ``ValueError``, and as parameters load or raise ``NetspecError``; Python sources (odd
+  objects, shared lists, cycles, huge ints) raise nothing but ``NetspecError``; command lines
+  exit 0, 1 or 2 (argparse), never with another exception.
 
-``NETSPEC_FUZZ`` picks the campaign: ``ci`` (default, about 200 examples in all, well under a
+``NETSPEC_FUZZ`` picks the campaign: ``ci`` (default, a few hundred examples in all, about a
 minute), ``long`` (10,000 examples per property) or a number of examples per property:
 
     NETSPEC_FUZZ=long python -m pytest tests/test_fuzz.py -s
@@ -23,6 +27,8 @@ corrupted specs refused with ``NetspecError``) when the module finishes.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import sys
@@ -38,6 +44,9 @@ from hypothesis import strategies as st
 
 import netspec
 from netspec import NetspecError
+from netspec.cli import commands as cli
+from netspec.reading.expressions import MAX_MAGNITUDE, evaluate
+from tests.hostile_strategies import command_lines, expressions, python_sources
 from tests.kind_strategies import kind_entries
 from tests.plugins.kinds import Widen
 from tests.plugins.setup import EXAMPLE, forget_example, registered
@@ -49,10 +58,10 @@ from tests.spec_strategies import (
     valid_specs,
 )
 
-CAMPAIGNS = {"ci": (60, 150), "long": (10_000, 10_000)}  # valid, corrupted (each kind)
+CAMPAIGNS = {"ci": (60, 150, 100), "long": (10_000, 10_000, 10_000)}  # valid, corrupted, hostile
 CAMPAIGN = os.environ.get("NETSPEC_FUZZ", "ci")  # or a number of examples per property
-VALID_EXAMPLES, CORRUPTED_EXAMPLES = (
-    CAMPAIGNS[CAMPAIGN] if not CAMPAIGN.isdigit() else (int(CAMPAIGN), int(CAMPAIGN)))
+VALID_EXAMPLES, CORRUPTED_EXAMPLES, HOSTILE_EXAMPLES = (
+    CAMPAIGNS[CAMPAIGN] if not CAMPAIGN.isdigit() else (int(CAMPAIGN),) * 3)
 FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
 SMALL = 2_000_000  # elements: specs under this run on the CPU, bigger ones on the meta device
 
@@ -168,3 +177,57 @@ def test_corrupted_dicts_fail_only_with_netspec_errors(data: dict[str, Any]) -> 
         return
     TALLY["corrupted dict, still valid"] += 1
     agree_with_torch(spec)
+
+
+# --- hostile input ---
+
+SCOPE = {"width": 64, "depth": 3, "alpha": 0.75, "same": 1, "ReLU": 2}
+
+
+@settings(FUZZ, max_examples=HOSTILE_EXAMPLES)
+@given(expressions())
+def test_expressions_give_a_bounded_number_or_a_netspec_error(text: str) -> None:
+    try:
+        value = evaluate(text, SCOPE)
+    except ValueError:
+        TALLY["expression, refused"] += 1
+    else:
+        TALLY["expression, evaluated"] += 1
+        assert isinstance(value, int | float) and math.isfinite(value)
+        assert abs(value) <= MAX_MAGNITUDE
+    spec = {"params": {"width": 8, "value": text}, "input": [3, 8, 8],
+            "layers": [{"Conv2d": {"out_channels": "value", "kernel_size": 1}}]}
+    try:
+        netspec.analyze(netspec.load(spec))
+    except NetspecError as error:
+        assert error.problems and all(problem.message for problem in error.problems)
+
+
+@settings(FUZZ, max_examples=HOSTILE_EXAMPLES)
+@given(python_sources())
+def test_python_sources_fail_only_with_netspec_errors(source: Any) -> None:
+    try:
+        netspec.analyze(netspec.load(source))
+    except NetspecError as error:
+        TALLY["python source, refused"] += 1
+        assert error.problems and all(problem.message for problem in error.problems)
+        str(error).encode("utf-8")  # printable as it is
+    else:
+        TALLY["python source, valid"] += 1
+
+
+HOSTILE_SPEC = "tests/data/hostile_fuzz.yaml"
+
+
+@settings(FUZZ, max_examples=HOSTILE_EXAMPLES)
+@given(command_lines(HOSTILE_SPEC))
+def test_command_lines_exit_0_1_or_2(argv: list[str]) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = cli.main(argv)
+        except SystemExit as exit_:  # argparse: a wrong command line
+            status = exit_.code if isinstance(exit_.code, int) else 2
+    TALLY[f"command line, exit {status}"] += 1
+    assert status in (0, 1, 2), err.getvalue()
+    err.getvalue().encode("utf-8")

@@ -52,13 +52,14 @@ def check_spec(
         file = label if label != "<spec>" else None
         return CheckResult(label, None, tuple(
             p if p.file or file is None else replace(p, file=file) for p in error.problems))
-    return CheckResult(
-        label,
-        report,
-        tuple(check_expectations(spec, report)),
-        tuple(lint(spec, report)),
-        tuple(input_sizes(spec)) if inputs else None,
-    )
+    errors = tuple(check_expectations(spec, report))
+    sizes: tuple[AxisSizes, ...] | None = None
+    if inputs:
+        try:
+            sizes = tuple(input_sizes(spec))
+        except NetspecError as error:  # the search's work budget: said, and the check fails
+            errors += error.problems
+    return CheckResult(label, report, errors, tuple(lint(spec, report)), sizes)
 
 
 def print_results(

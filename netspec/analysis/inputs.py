@@ -15,17 +15,23 @@ the smallest valid size on, the answer repeats every ``P`` sizes. The search ana
 periods from there, then checks the prediction on the period from the spec's own size and on
 the last period below the bound; a network whose rules do not repeat (a fixed ``Unflatten``, an
 asserted ``in_features``) fails the check and is searched size by size instead.
+
+The search has a work budget (``WORK_BUDGET``: each layer a size passes through counts one, each
+layer analysed anew ``MISS_COST``): a long network that does not repeat, or a spec whose own size
+is 10^8, would otherwise take minutes and gigabytes. Past the budget, a ``LimitError`` at
+``input`` says which axis, which sizes were analysed, and what was found so far.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from math import lcm
 from typing import TYPE_CHECKING, Any
 
 from netspec.analysis.analysis import analyze, input_rf
-from netspec.core.errors import NetspecError
+from netspec.core.errors import LimitError, NetspecError
 from netspec.core.shapes import Shape
 from netspec.core.window import ROW_WORDS, axis_names
 from netspec.layers.base import RF
@@ -46,7 +52,17 @@ SHOWN = 4
 SAMPLES = 64
 """Sizes checked per period of the repeating pattern when the period is longer."""
 
+WORK_BUDGET = 1_000_000
+"""Layer steps one axis's search may take: a few seconds, and about 50 MB of remembered
+layer results at most."""
+MISS_COST = 20
+"""What a layer analysed anew costs against the budget (one remembered result costs 1)."""
+
 Status = tuple[bool, bool]  # (valid, exact)
+
+
+class _Exhausted(Exception):
+    """The work budget of one axis's search is spent."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +81,8 @@ class SizeSet:
         if not isinstance(size, int) or self.smallest is None or not 1 <= size <= self.bound:
             return False
         if self.period is None:
-            return size in self.members
+            index = bisect_left(self.members, size)
+            return index < len(self.members) and self.members[index] == size
         return size >= self.smallest and size % self.period in self.residues
 
     def first(self, count: int) -> list[int]:
@@ -80,9 +97,21 @@ class SizeSet:
         return found
 
     def nearest(self, size: int) -> tuple[int | None, int | None]:
-        """The closest members at most and at least ``size``."""
-        below = next((n for n in range(min(size, self.bound), 0, -1) if n in self), None)
-        above = next((n for n in range(max(size, 1), self.bound + 1) if n in self), None)
+        """The closest members at most and at least ``size`` (a period's steps at most, or a
+        bisection: never a walk to the bound)."""
+        if self.smallest is None:
+            return None, None
+        if self.period is None:
+            index = bisect_right(self.members, size)
+            below = self.members[index - 1] if index else None
+            index = bisect_left(self.members, size)
+            return below, self.members[index] if index < len(self.members) else None
+        top = min(size, self.bound)
+        below = next((n for n in range(top, max(self.smallest, top - self.period) - 1, -1)
+                      if n in self), None)
+        start = max(size, self.smallest)
+        above = next((n for n in range(start, min(self.bound, start + self.period) + 1)
+                      if n in self), None)
         return below, above
 
     def describe(self) -> str:
@@ -175,14 +204,25 @@ class _Walker:
         self.seen: list[dict[tuple[Shape, RF], tuple[Shape, RF, bool] | None]] = [
             {} for _ in self.layers
         ]
+        self.work = 0
+        self.budget: int | None = None
+        """``_Exhausted`` once ``work`` passes it (None: no budget, for one size)."""
+
+    def _spend(self, amount: int) -> None:
+        self.work += amount
+        if self.budget is not None and self.work > self.budget:
+            raise _Exhausted
 
     def __call__(self, size: int) -> Status:
         shape = list(self.spec.input)
         shape[self.dim] = size
         state: tuple[Shape, RF] = (tuple(shape), input_rf(tuple(shape)))
         exact = True
+        self._spend(1)
         for layer, seen in zip(self.layers, self.seen, strict=True):
+            self._spend(1)
             if state not in seen:
+                self._spend(MISS_COST)
                 seen[state] = self._through(layer, *state)
             result = seen[state]
             if result is None:
@@ -238,6 +278,41 @@ def _period(report: Report, axis: int) -> int:
 def _search(spec: Spec, dim: int, name: str, period: int, bound: int) -> AxisSizes:
     seen: dict[int, Status] = {}
     walker = _Walker(spec, dim)
+    walker.budget = WORK_BUDGET
+    try:
+        return _searched(spec, dim, name, period, bound, seen, walker)
+    except _Exhausted:
+        valid = sorted(n for n, found in seen.items() if found[0])
+        exact = sorted(n for n, found in seen.items() if found[1])
+        analysed = _ranges(sorted(seen))
+        found = (f"valid: {_ranges(valid)}; exact: {_ranges(exact)}" if valid
+                 else "none of them is valid")
+        count = len(walker.layers)
+        plural = "" if count == 1 else "s"
+        raise LimitError(spec.source.problem(("input", dim), (
+            f"the search for input sizes on axis {name} (here {spec.input[dim]}) stopped at its "
+            f"work budget ({WORK_BUDGET:,} layer steps, {count:,} layer{plural} per size, "
+            f"searching 1 to {bound:,}): sizes analysed: {analysed}; {found}. A network "
+            "this long or an input this large is searched only in part: drop --inputs, or "
+            "search a smaller input (--input)"))) from None
+
+
+def _ranges(sizes: list[int], shown: int = 3) -> str:
+    """``1-64, 4096, 8190-8191`` for sorted sizes: the first few runs, then ``...``."""
+    runs: list[list[int]] = []
+    for size in sizes:
+        if runs and size == runs[-1][1] + 1:
+            runs[-1][1] = size
+        else:
+            runs.append([size, size])
+    text = ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in runs[:shown])
+    return (text + (", ..." if len(runs) > shown else "")) or "none"
+
+
+def _searched(
+    spec: Spec, dim: int, name: str, period: int, bound: int, seen: dict[int, Status],
+    walker: _Walker,
+) -> AxisSizes:
 
     def at(size: int) -> Status:
         if size not in seen:

@@ -213,6 +213,9 @@ def run_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         print(result.to_markdown(), end="")
     else:
         print(result.to_table(), end="")
+    if result.unmet:  # the summary is shown, and the spec's own expectations fail it
+        print_problems(result.unmet, args)
+        return SPEC_ERRORS
     return OK
 
 

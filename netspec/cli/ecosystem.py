@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netspec.cli.arguments import Commands, add_set, input_shape
+from netspec.cli.arguments import Commands, add_set, batch, input_shape, seed
 
 if TYPE_CHECKING:
     from netspec.views.diagram import DiagramFormat
@@ -50,9 +50,9 @@ def add_commands(commands: Commands) -> None:
                         help="a state dict or checkpoint (torch.save, .safetensors) to load, "
                         "by key or else in order, every shape checked; default: a random "
                         "initialisation seeded with --seed")
-    export.add_argument("--seed", type=int, default=0, help="seed of the weights and the "
+    export.add_argument("--seed", type=seed, default=0, help="seed of the weights and the "
                         "example input (default 0)")
-    export.add_argument("--batch", type=int, default=2, metavar="N",
+    export.add_argument("--batch", type=batch, default=2, metavar="N",
                         help="batch size of the example input (default 2)")
     export.add_argument("--static-batch", action="store_true",
                         help="fix the batch size to --batch instead of a dynamic dimension")
@@ -89,8 +89,6 @@ def run_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
     if Path(args.output).suffix.lower() not in FORMATS:
         parser.error(f"-o needs a {' or '.join(FORMATS)} file; received {args.output!r}")
-    if args.batch < 1:
-        parser.error(f"--batch must be positive; received {args.batch}")
     result = export(
         args.spec, args.output, params=dict(args.params), input_shape=args.input,
         weights=args.weights, seed=args.seed, batch=args.batch,

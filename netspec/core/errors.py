@@ -22,7 +22,7 @@ def format_path(path: SpecPath) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else part
+            text += f".{part}" if text else str(part)  # str(): a key given in Python may be None
     return text
 
 
@@ -34,6 +34,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
         return by_lower[word.lower()]
     close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
     return by_lower[close[0]] if close else None
+
+
+def shown_file(name: str) -> str:
+    """A file name as a message shows it: on one line, printable, writable to any terminal
+    (``a\\nb.yaml`` for a name with a newline; a lone surrogate from an undecodable byte
+    escaped too)."""
+    if name.isprintable():
+        return name
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in name)
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ class Problem:
     @property
     def location(self) -> str:
         """``file:line:col`` with whatever parts are known."""
-        parts = [self.file or "<spec>"]
+        parts = [shown_file(self.file) if self.file else "<spec>"]
         if self.line is not None:
             parts.append(str(self.line))
             if self.column is not None:

@@ -38,6 +38,16 @@ this is a mistake (``scale_factor: 10000000000``) that must be refused, not anal
 DEFAULT_MAX_PARAMS = 2_000_000_000
 """Parameter and buffer elements ``build`` allocates without being told more: 8 GB in float32."""
 
+MAX_BATCH = 65_535
+"""Samples in ``export``'s example input: its dynamic batch dimension goes up to 2^16, and the
+check runs one sample more."""
+
+MAX_EXAMPLE_VALUES = 2**28
+"""Values in ``export``'s example input (batch times one sample): 1 GB in float32."""
+
+MAX_SEED = 2**63 - 2
+"""The largest ``--seed``: torch takes 64-bit seeds, and the check input uses ``seed + 1``."""
+
 
 def check_values(shape: Sequence[int], params: int, path: SpecPath, what: str) -> None:
     """Refuse a tensor of ``shape`` or ``params`` parameters past ``MAX_VALUES`` (one sample)."""

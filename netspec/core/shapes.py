@@ -12,6 +12,12 @@ measured in input pixels::
 ``start`` is the centre of the first output unit's window in input coordinates (it can be a
 half pixel, or negative when padding reaches past the border). Jumps and starts are exact
 fractions because transposed convolutions and upsampling divide the jump.
+
+The arithmetic stays small: no input axis is longer than 2^48 (``MAX_VALUES``), so a size, jump
+or start past ``RF_BOUND`` is stored as ``BEYOND`` (shown as ``>2^48``: a field that covers any
+input whole), and a fraction finer than 2^-48 is rounded to that precision. Without this, a
+stride of 2^48 repeated 300 times makes a 14,400-digit jump, and 100,000 such layers gigabytes.
+A jump beyond the bound stays beyond it, even after a later layer divides it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,36 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 Shape = tuple[int, ...]
+
+RF_BOUND = 2**48
+BEYOND = Fraction(RF_BOUND + 1)
+"""Any receptive-field size, jump or start past ``RF_BOUND`` (in either direction)."""
+
+
+def bounded(value: Fraction) -> Fraction:
+    """``value`` within ``[-BEYOND, BEYOND]``, its denominator at most ``RF_BOUND``."""
+    numerator, denominator = value.numerator, value.denominator
+    if denominator == 1 and -RF_BOUND <= numerator <= RF_BOUND:
+        return value  # the usual case, without Fraction's slower comparisons
+    if value > RF_BOUND:
+        return BEYOND
+    if value < -RF_BOUND:
+        return -BEYOND
+    if value.denominator > RF_BOUND:
+        return value.limit_denominator(RF_BOUND)
+    return value
+
+
+def bounded_jump(value: Fraction) -> Fraction:
+    """A jump: bounded, and never below 2^-48 (rounding must not make it zero)."""
+    return max(bounded(value), Fraction(1, RF_BOUND))
+
+
+def beyond_text(value: Fraction) -> str | None:
+    """``>2^48`` or ``<-2^48`` for a value past the bound; None for any other."""
+    if abs(value) <= RF_BOUND:
+        return None
+    return ">2^48" if value > 0 else "<-2^48"
 
 
 def effective_kernel(kernel: int, dilation: int) -> int:
@@ -116,9 +152,9 @@ class AxisRF:
             return self
         k_eff = effective_kernel(kernel, dilation)
         return AxisRF(
-            size=self.size + (k_eff - 1) * self.jump,
-            jump=self.jump * stride,
-            start=self.start + (Fraction(k_eff - 1, 2) - pad_left) * self.jump,
+            size=bounded(self.size + (k_eff - 1) * self.jump),
+            jump=bounded_jump(self.jump * stride),
+            start=bounded(self.start + (Fraction(k_eff - 1, 2) - pad_left) * self.jump),
         )
 
     def through_transposed(
@@ -135,9 +171,9 @@ class AxisRF:
             return self
         k_eff = effective_kernel(kernel, dilation)
         return AxisRF(
-            size=self.size + Fraction(k_eff - 1, stride) * self.jump,
-            jump=self.jump / stride,
-            start=self.start + (padding - Fraction(k_eff - 1, 2)) * self.jump / stride,
+            size=bounded(self.size + Fraction(k_eff - 1, stride) * self.jump),
+            jump=self.jump if self.jump == BEYOND else bounded_jump(self.jump / stride),
+            start=bounded(self.start + (padding - Fraction(k_eff - 1, 2)) * self.jump / stride),
         )
 
     def through_upsample(self, scale: Fraction, taps: int, align_centres: bool) -> AxisRF:
@@ -150,9 +186,9 @@ class AxisRF:
             return self
         shift = (1 / (2 * scale) - Fraction(1, 2)) * self.jump if align_centres else Fraction(0)
         return AxisRF(
-            size=self.size + (taps - 1) * self.jump,
-            jump=self.jump / scale,
-            start=self.start + shift,
+            size=bounded(self.size + (taps - 1) * self.jump),
+            jump=self.jump if self.jump == BEYOND else bounded_jump(self.jump / scale),
+            start=bounded(self.start + shift),
         )
 
     def whole(self, extent: int) -> AxisRF:

@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from netspec.core.shapes import AxisRF, conv_output_size, effective_kernel, pool_output_size
+from netspec.core.shapes import (
+    AxisRF,
+    beyond_text,
+    conv_output_size,
+    effective_kernel,
+    pool_output_size,
+)
 
 AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 """How the spatial axes of a sample are called, by their number: ``[C, H, W]`` has H and W."""
@@ -32,6 +38,9 @@ def axis_names(rank: int) -> tuple[str, ...]:
 def num(value: Fraction | int) -> str:
     """A number in a formula: ints as ints, fractions as short decimals."""
     value = Fraction(value)
+    beyond = beyond_text(value)
+    if beyond is not None:
+        return beyond
     return str(value.numerator) if value.denominator == 1 else f"{float(value):.4g}"
 
 

@@ -2,7 +2,8 @@
 
 A small recursive-descent parser over a whitelist: numbers, parameter names, ``+ - * / // %``,
 parentheses, and the functions in ``FUNCTIONS``. Anything else is a ``ValueError``. Inputs are
-bounded in length and results in magnitude, so no expression can exhaust memory or time.
+bounded in length, and every intermediate result in magnitude (each operation's result and each
+function's arguments, ``round``'s digits included), so no expression can exhaust memory or time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ Number = int | float
 
 MAX_LENGTH = 200
 MAX_MAGNITUDE = 10**15
+MAX_DIGITS = 20
+"""``round(x, n)``: ``|n|`` at most this. Every argument is already within ``MAX_MAGNITUDE``, but
+``round(1, -10**15)`` computes ``10**(10**15)`` inside Python before any result is checked."""
 
 
 def make_divisible(value: Number, divisor: Number = 8, min_value: Number | None = None) -> int:
@@ -156,6 +160,8 @@ class _Parser:
             self._take(",")
             args.append(self.sum())
         self._take(")")
+        if name == "round" and len(args) == 2 and not abs(args[1]) <= MAX_DIGITS:
+            raise ValueError(f"round() takes at most {MAX_DIGITS} digits; received {args[1]:g}")
         try:
             return _checked(FUNCTIONS[name](*args))
         except (TypeError, ArithmeticError) as error:  # make_divisible(v, 0), int(nan)...

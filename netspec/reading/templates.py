@@ -24,20 +24,32 @@ positions of the text they came from, so errors point at the block's definition.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from netspec.core.errors import LimitError, Problem, SpecError, SpecPath, did_you_mean
 from netspec.layers.registry import is_kind, kind_names
 from netspec.reading.expressions import FUNCTIONS, evaluate, names_in, tokenize
-from netspec.reading.yaml_source import Positions
+from netspec.reading.yaml_source import MAX_DEPTH, Positions
 
 MAX_BLOCK_DEPTH = 32
 MAX_EXPANDED_VALUES = 200_000
 _ARITHMETIC = frozenset({"+", "*", "/", "//", "%", "("})
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 _IDENTIFIER_START = ("_", *"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 Scope = dict[str, Any]
+
+KEYWORD_VALUES = frozenset({
+    "add", "auto", "bicubic", "bilinear", "circular", "concat", "identity", "if_same",
+    "linear", "nearest", "nearest-exact", "none", "reflect", "replicate", "same", "tanh",
+    "trilinear", "valid", "zeros",
+})
+"""Every string that some argument of some kind accepts as written (``padding: same``); a test
+keeps it equal to the ``Literal`` values of the registered kinds. A parameter of such a name would
+turn the keyword into a number."""
 
 
 def expand_templates(
@@ -90,27 +102,61 @@ class _Expander:
                 guess = did_you_mean(name, raw)
                 defined = f"defined: {', '.join(raw)}" if raw else "the spec has no `params:`"
                 hint = f"; did you mean {guess}?" if guess else f"; {defined}"
-                raise self.error(f"cannot set unknown parameter {name!r}{hint}", ("params",))
+                error = self.error(f"cannot set unknown parameter {name!r}{hint}", ("params",))
+                if ("params",) not in self.positions:  # at the document, where it would go
+                    position = self.positions.get(())
+                    line, column = position if position else (None, None)
+                    error = SpecError(replace(error.problems[0], line=line, column=column))
+                raise error
         merged = {**raw, **overrides}
+        for name in merged:
+            self._check_param_name(name, ("params", name))
         scope: Scope = {}
         for name in merged:
-            self._resolve_param(name, merged, scope, [])
+            self._resolve_param(name, merged, scope)
         return scope
 
-    def _resolve_param(
-        self, name: str, raw: dict[str, Any], scope: Scope, chain: list[str]
-    ) -> None:
-        if name in scope:
-            return
-        at = ("params", name)
-        if name in chain:
-            cycle = " -> ".join([*chain[chain.index(name):], name])
-            raise self.error(f"parameters refer to each other in a cycle: {cycle}", at)
+    def _check_param_name(self, name: Any, at: SpecPath) -> None:
+        """A parameter is an identifier that stands for no kind and no keyword value: else
+        ``padding: same`` or a bare ``- ReLU`` would silently become its value."""
+        if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+            raise self.error(f"parameter names are identifiers; received {name!r}", at)
+        if is_kind(name):
+            raise self.error(f"parameter {name!r} has the name of a layer kind, which it would "
+                             "replace wherever the kind is written; rename it", at)
+        if name in KEYWORD_VALUES:
+            raise self.error(f"parameter {name!r} has the name of a keyword value (as in "
+                             f"`padding: same`), which it would replace; rename it", at)
+
+    def _resolve_param(self, name: str, raw: dict[str, Any], scope: Scope) -> None:
+        """Evaluate ``name`` after the parameters it uses, depth first with a stack of our
+        own (a chain of 1,000 parameters would exhaust Python's)."""
+        pending: list[tuple[str, list[str]]] = [(name, self._uses(raw, name))]
+        chain = [name]
+        while pending:
+            current, uses = pending[-1]
+            if not uses:
+                pending.pop()
+                chain.pop()
+                if current not in scope:
+                    scope[current] = self.scalar(raw[current], ("params", current), scope)
+                continue
+            dependency = uses.pop()
+            if dependency in scope:
+                continue
+            if dependency in chain:
+                cycle = " -> ".join([*chain[chain.index(dependency):], dependency])
+                raise self.error(f"parameters refer to each other in a cycle: {cycle}",
+                                 ("params", dependency))
+            pending.append((dependency, self._uses(raw, dependency)))
+            chain.append(dependency)
+
+    @staticmethod
+    def _uses(raw: dict[str, Any], name: str) -> list[str]:
+        """The parameters that ``name``'s value refers to, the first last (a stack)."""
         value = raw[name]
-        if isinstance(value, str) and (names := names_in(value)):
-            for dependency in sorted(names & raw.keys()):
-                self._resolve_param(dependency, raw, scope, [*chain, name])
-        scope[name] = self.scalar(value, at, scope)
+        names = names_in(value) if isinstance(value, str) else None
+        return sorted(names & raw.keys(), reverse=True) if names else []
 
     # --- blocks ---
 
@@ -135,8 +181,19 @@ class _Expander:
                                  "has params and layers", at)
             block_params = definition.get("params") or {}
             if isinstance(block_params, list):
+                for index, item in enumerate(block_params):
+                    if not isinstance(item, str):
+                        raise self.error("a list of block params holds their names; received "
+                                         f"{_short(item)}", (*at, "params", index))
+                    self._check_param_name(item, (*at, "params", index))
+                    if block_params.index(item) != index:
+                        raise self.error(f"parameter {item!r} is listed twice",
+                                         (*at, "params", index))
                 definition = {**definition, "params": dict.fromkeys(block_params)}
-            elif not isinstance(block_params, dict):
+            elif isinstance(block_params, dict):
+                for key in block_params:
+                    self._check_param_name(key, (*at, "params", key))
+            else:
                 raise self.error("block params are a mapping (null = required) or a list",
                                  (*at, "params"))
             raw[name] = definition
@@ -231,6 +288,10 @@ class _Expander:
         if self.count > MAX_EXPANDED_VALUES:
             raise LimitError(self.error(
                 f"blocks expand to more than {MAX_EXPANDED_VALUES:,} values", src).problems)
+        if len(dst) > MAX_DEPTH:  # blocks inside blocks: the recursion below is bounded here
+            [problem] = self.error(
+                f"blocks expand to a spec nested deeper than {MAX_DEPTH} levels", src).problems
+            raise LimitError(replace(problem, path=src[:4]))  # the line says where
         self.out[dst] = self.positions.get(src)
         if dst[-1:] == ("name",):
             return node  # module names are literal, even when they match a parameter
@@ -299,6 +360,11 @@ class _Expander:
 
 def _is_repeat(entry: Any) -> bool:
     return isinstance(entry, dict) and len(entry) == 1 and "Repeat" in entry
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _named(entry: Any, name: Any) -> Any:

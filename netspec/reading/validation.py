@@ -15,24 +15,71 @@ from netspec.core.errors import LimitError, Problem, SpecError, SpecPath, did_yo
 from netspec.layers.registry import is_kind, kind_of
 from netspec.reading.expressions import names_in
 from netspec.reading.spec import SourceMap, Spec
-from netspec.reading.yaml_source import MAX_DEPTH
+from netspec.reading.yaml_source import MAX_DEPTH, MAX_NODES, Positions
+
+_SCALARS = (str, int, float, bool, type(None))
+_MAX_INT_BITS = 128
+"""No size, count or index in a spec comes near 2^128; a bigger int given in Python is refused
+before any message tries to print its digits (Python stops at 4,300)."""
 
 
-def data_paths(data: Any, path: SpecPath = ()) -> dict[SpecPath, None]:
-    """Every path in plain data, without positions (specs given as a dict or in Python).
+def data_paths(data: Any) -> Positions:
+    """Every path in a spec given in Python (a dict), without positions.
 
-    Raises ``LimitError`` past ``MAX_DEPTH`` levels, as for YAML text.
+    Walked as the YAML reader walks a document, and with its limits, before anything else
+    looks at the data: at most ``MAX_NODES`` values, a sub-object that several parents share
+    counted at every use (as a YAML alias is, so lists that share sub-lists cannot expand to
+    2^40 paths), at most ``MAX_DEPTH`` levels, no object inside itself, and only plain data
+    (dicts, lists, tuples, strings, numbers, booleans, None) or layer objects. Iterative, so no
+    shape of data can exhaust the stack. Raises ``SpecError`` (``LimitError`` for the limits).
     """
-    if len(path) > MAX_DEPTH:
-        raise LimitError(Problem(f"spec nests deeper than {MAX_DEPTH} levels", path[:4]))
-    paths: dict[SpecPath, None] = {path: None}
-    if isinstance(data, dict):
-        for key, value in data.items():
-            paths.update(data_paths(value, (*path, key)))
-    elif isinstance(data, list | tuple):
-        for index, value in enumerate(data):
-            paths.update(data_paths(value, (*path, index)))
+    paths: Positions = {}
+    stack: list[tuple[Any, SpecPath, tuple[int, ...]]] = [(data, (), ())]
+    while stack:
+        value, path, ancestors = stack.pop()
+        if len(paths) >= MAX_NODES:
+            raise LimitError(Problem(
+                f"spec has more than {MAX_NODES:,} values (a shared list or dict counted each "
+                "time it is used); refusing to expand it", path[:4]))
+        if len(path) > MAX_DEPTH:
+            raise LimitError(Problem(f"spec nests deeper than {MAX_DEPTH} levels", path[:4]))
+        paths[path] = None
+        if isinstance(value, dict | list | tuple):
+            if id(value) in ancestors:
+                raise SpecError(Problem(
+                    f"this {type(value).__name__} contains itself: a spec is a tree, not a "
+                    "cycle", path))
+            inside = (*ancestors, id(value))
+            items = list(value.items() if isinstance(value, dict) else enumerate(value))
+            for key, item in reversed(items):
+                if isinstance(value, dict):
+                    _check_plain(key, path, "a key")
+                stack.append((item, (*path, key), inside))
+        else:
+            _check_plain(value, path, "a value")
     return paths
+
+
+def _check_plain(value: Any, path: SpecPath, what: str) -> None:
+    """Refuse what a spec cannot hold, before any message prints it (``repr`` may raise)."""
+    if isinstance(value, BaseModel) and what == "a value":
+        return  # a layer object, as netspec.layers makes them
+    if not isinstance(value, _SCALARS):
+        raise SpecError(Problem(
+            f"{what} of type {type(value).__name__}: a spec holds plain data (dicts, lists, "
+            "strings, numbers, booleans, None)", path))
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        raise SpecError(Problem(
+            f"{what} is an integer of {value.bit_length():,} bits; no size in a spec needs more "
+            f"than {_MAX_INT_BITS}", path))
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SpecError(Problem(
+                f"{what} holds a lone surrogate, which is no Unicode character and cannot be "
+                f"printed: {value.encode('utf-8', 'backslashreplace').decode()[:60]!r}",
+                path)) from None
 
 
 def spec_error(error: ValidationError, source: SourceMap, root: type[BaseModel]) -> SpecError:

@@ -15,6 +15,7 @@ PyYAML composes the document into nodes; this module walks the nodes itself, so 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 import yaml
@@ -87,16 +88,19 @@ else:
 
 
 _UNREAD = object()
-_UNLIKE = "\t?!"
+_UNLIKE = "\t?!\ufeff"
 """Where the two parsers differ (found by differential fuzzing): libyaml accepts tabs as
 separators and ``?`` inside plain scalars in flow collections, ends a ``!tag`` at a comma, and
-counts columns in bytes (so non-ASCII text shifts them). Such text takes the Python parser."""
+counts a byte-order mark in its indices. Such text takes the Python parser. Other non-ASCII text
+reads the same in both, positions included (tests/reading/test_yaml_fast.py checks thousands of
+mutants with 2-, 3- and 4-byte characters); it used to take the Python parser too, so that one
+accented character made a 1 MB spec take three times as long."""
 
 
 def _compose_fast(text: str) -> Any:
     """The root node from libyaml; ``_UNREAD`` without libyaml or on any error, so that
     ``_compose`` reads it again and words the error as it always has."""
-    if not _LIBYAML or not text.isascii() or any(c in text for c in _UNLIKE):
+    if not _LIBYAML or any(c in text for c in _UNLIKE):
         return _UNREAD
     try:
         if _first_too_deep(CParser(text)) is not None:  # libyaml recurses in C: it would crash
@@ -163,6 +167,42 @@ def _too_deep(text: str, file: str | None) -> Problem:
     return Problem(message, (), file, mark.line + 1, mark.column + 1)
 
 
+_UNREADABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""What YAML text cannot hold (its printable set, less NEL, U+2028 and U+2029): control
+characters, lone surrogates, U+FFFE and U+FFFF. PyYAML refuses the first ones with a raw
+``position 31`` message, and reads the last three as line breaks where editors see none, so
+every line number after them would be wrong."""
+
+_SEPARATORS = {"\x85": "NEL", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
+
+
+def unreadable(text: str) -> tuple[int, str] | None:
+    """The index of the first character YAML text cannot hold, and what to say about it."""
+    match = _UNREADABLE.search(text)
+    if match is None:
+        return None
+    char = match.group()
+    code = f"U+{ord(char):04X}"
+    if char in _SEPARATORS:
+        reason = (f"{code} ({_SEPARATORS[char]}) is a line break to YAML 1.1 readers but not to "
+                  "editors, so lines would be miscounted; remove it, or write it as the escape "
+                  f"\\u{ord(char):04x} inside double quotes")
+    else:
+        name = unicodedata.name(char, "a control character" if ord(char) < 0x100 else (
+            "a surrogate" if 0xD800 <= ord(char) <= 0xDFFF else "a non-character"))
+        escape = f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+        reason = (f"the character {code} ({name}) is not allowed in YAML text; remove it, or "
+                  f"write it as the escape {escape} inside double quotes")
+    return match.start(), reason
+
+
+def _located(text: str, index: int) -> tuple[int, int]:
+    """Line and column (1-based) of ``text[index]``, counting only newlines as line breaks."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
 Positions = dict[SpecPath, tuple[int, int] | None]
 
 
@@ -172,6 +212,10 @@ def parse_yaml(text: str, file: str | None) -> tuple[Any, Positions]:
         raise LimitError(
             Problem(f"spec is {len(text):,} characters; the limit is {MAX_BYTES:,}", file=file)
         )
+    bad = unreadable(text)
+    if bad is not None:
+        line, column = _located(text, bad[0])
+        raise SpecError(Problem(bad[1], (), file, line, column))
     root = _compose_fast(text)
     if root is _UNREAD:
         root = _compose(text, file)
@@ -243,6 +287,11 @@ class _Walker:
         text, tag = node.value, node.tag
         try:
             if tag == _STR:
+                if not _encodable(text):
+                    self.problems.append(self._problem(
+                        f"{text!r} holds a lone surrogate (from a \\u escape), which is no "
+                        "Unicode character and cannot be printed; write the character itself",
+                        node, path))
                 return text
             if tag == _NULL:
                 return None
@@ -259,6 +308,15 @@ class _Walker:
         self.problems.append(self._problem(
             f"YAML tag {_shown(tag)} is not allowed: a spec is plain data", node, path))
         return None
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _shown(tag: str) -> str:

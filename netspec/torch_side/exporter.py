@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -25,8 +26,10 @@ import torch
 from torch import nn
 
 from netspec.analysis.analysis import load
-from netspec.core.errors import NetspecError, Problem
+from netspec.core.errors import LimitError, NetspecError, Problem
+from netspec.core.limits import MAX_BATCH, MAX_EXAMPLE_VALUES, MAX_SEED
 from netspec.reading.loader import SpecSource
+from netspec.reading.spec import check_input_shape
 from netspec.torch_side.build import build
 from netspec.torch_side.load_weights import WeightsSource
 
@@ -84,9 +87,21 @@ def export(
         if missing:
             raise NetspecError(Problem(
                 f"ONNX export needs {', '.join(missing)}: {ONNX_INSTALL}", file=str(target)))
+    if type(seed) is not int or not 0 <= seed <= MAX_SEED:
+        raise NetspecError(f"seed must be a whole number from 0 to {MAX_SEED:,}; received "
+                           f"{seed if type(seed) is int and seed.bit_length() < 200 else '...'}")
+    if type(batch) is not int or not 1 <= batch <= MAX_BATCH:
+        raise NetspecError(f"batch must be a whole number from 1 to {MAX_BATCH:,}; received "
+                           f"{batch if type(batch) is int and batch.bit_length() < 200 else '...'}")
     spec = load(source, params=params)
     if input_shape is not None:
-        spec = spec.with_input(tuple(input_shape))
+        spec = spec.with_input(check_input_shape(input_shape, spec))
+    values = (batch + 1) * math.prod(spec.input)
+    if values > MAX_EXAMPLE_VALUES:
+        raise LimitError(spec.source.problem(("input",), (
+            f"the example inputs (a batch of {batch} and one of {batch + 1}, each sample "
+            f"{list(spec.input)}) would hold {values:,} values; the limit is "
+            f"{MAX_EXAMPLE_VALUES:,} (1 GB in float32): use a smaller --batch")))
     model = _model(spec, weights, seed)
     example = torch.randn(batch, *spec.input, generator=torch.Generator().manual_seed(seed))
     dynamic = ({0: torch.export.Dim("batch", min=1, max=1 << 16)},) if dynamic_batch else None

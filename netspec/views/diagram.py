@@ -181,6 +181,8 @@ class _Builder:
 
     def sequence(self, nodes: list[_Row]) -> Element:
         items = [self.element(node) for node in nodes]
+        if not items:  # `Repeat: {times: 0}` alone: the output is the input
+            return self.box(["no layers", "output = input"], "layer", "", "")
         return items[0] if len(items) == 1 else Stack(items, self.edges)
 
     def element(self, node: _Row) -> Element:

@@ -7,13 +7,14 @@ with one dict of titles, as in torchinfo's ``FormattingOptions``; an empty cell 
 
 from __future__ import annotations
 
+import html
 import textwrap
 from collections.abc import Sequence
 from enum import Enum
 from fractions import Fraction
 
 from netspec.analysis.analysis import Report
-from netspec.core.shapes import Shape, spatial_columns
+from netspec.core.shapes import Shape, beyond_text, spatial_columns
 from netspec.layers.base import RF, LayerReport
 
 EMPTY = "--"
@@ -61,7 +62,11 @@ def shape(value: Shape) -> str:
 
 
 def fraction(value: Fraction) -> str:
-    """Whole numbers as ints; jumps below one pixel (transposed convs, upsampling) as decimals."""
+    """Whole numbers as ints; jumps below one pixel (transposed convs, upsampling) as decimals;
+    ``>2^48`` past the receptive-field bound (``netspec.core.shapes.RF_BOUND``)."""
+    beyond = beyond_text(value)
+    if beyond is not None:
+        return beyond
     return str(value.numerator) if value.denominator == 1 else f"{float(value):.4g}"
 
 
@@ -197,7 +202,7 @@ def markdown(report: Report, confirmed_by: str | None, warnings: Sequence[str] =
     body = [_md_row([_md_cell(row[c]) for c in COLUMNS]) for row in rows]
     footer = [f"- **{label}:** {value}" for label, value in totals(report)]
     return "\n".join(
-        [f"### {title(report)}", "", header, align, *body, "", *footer, "",
+        [f"### {_md_text(title(report))}", "", header, align, *body, "", *footer, "",
          *_md_warnings(warnings), *_notes(report), confirmation(confirmed_by)]
     ) + "\n"
 
@@ -239,7 +244,13 @@ def _align(text: str, width: int, right: bool) -> str:
 def _md_cell(text: str) -> str:
     """Keep the depth indent visible (Markdown collapses leading spaces)."""
     stripped = text.lstrip(" ")
-    return "&nbsp;" * (len(text) - len(stripped)) + stripped.replace("|", "\\|")
+    return "&nbsp;" * (len(text) - len(stripped)) + _md_text(stripped).replace("|", "\\|")
+
+
+def _md_text(text: str) -> str:
+    """Text from the spec (``name:``) as Markdown shows it, never as HTML or a line break:
+    ``<script>`` becomes ``&lt;script&gt;``."""
+    return html.escape(" ".join(text.splitlines()), quote=False)
 
 
 def _md_row(values: Sequence[str]) -> str:

@@ -19,9 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from netspec.advice.expect import check_expectations
 from netspec.advice.lints import Lint, lint
 from netspec.analysis.analysis import Report, analyze, check_memory, load
 from netspec.analysis.inputs import AxisSizes, input_sizes
+from netspec.core.errors import Problem
 from netspec.reading.loader import SpecSource
 from netspec.reading.spec import check_input_shape
 from netspec.views import render
@@ -52,6 +54,9 @@ class Summary:
     """Valid and exact input sizes per spatial axis (``netspec.inputs``), when asked for."""
     weights: Mapping[str, Any] | None = None
     """With ``weights=``: ``{"source", "tensors", "matched_by"}`` of the weights that loaded."""
+    unmet: tuple[Problem, ...] = ()
+    """The spec's ``expect:`` entries that the analysis contradicts (located); ``netspec
+    summary`` prints the summary, then these, and exits 1, as ``check`` does."""
 
     @property
     def confirmed(self) -> bool:
@@ -149,7 +154,8 @@ def summary(
     if max_params is not None:  # what build() would refuse; the summary allocates nothing
         check_memory(report, spec, max_params, 4, "float32")
     result = Summary(report, depth=depth, lints=tuple(lint(spec, report)), explain=explain,
-                     input_sizes=tuple(input_sizes(spec)) if inputs else None)
+                     input_sizes=tuple(input_sizes(spec)) if inputs else None,
+                     unmet=tuple(check_expectations(spec, report)))
     if weights is not None:
         from netspec.torch_side.build import check_weights
 

@@ -181,7 +181,7 @@ def test_nested_projections_walk_each_body_a_bounded_number_of_times(
 
     monkeypatch.setattr(composite, "walk", counting)  # the walks of a composite's lists
     monkeypatch.setattr(branches, "walk", counting)  # a residual body's strides
-    branches._body_strides.cache_clear()
+    branches._STRIDES.clear()
     netspec.load(nested(MAX_NESTING))
     # each level walks the bodies inside it a few times: quadratic in depth (175 calls here),
     # where without the cache it was exponential (over 2,000)

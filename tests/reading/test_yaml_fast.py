@@ -24,6 +24,7 @@ TRICKY = [
     "input: [!3, 32, 32]\nlayers: [ReLU]\n",  # a tag ended by a comma
     "input: [3, 32, 32]\nlayers:\n  - Conv2d: {out_channels: 8, k\u00e9rnel_size: 3}\n",
     "\ufeffinput: [3, 32, 32]\nlayers: [ReLU]\n",
+    "name: \u00fc\u20ac\U0001f600\ninput: [3, 32, 32]\nlayers: [ReLU, {ReLU: {name: \u00e9}}, x]\n",
     "input: " + "[" * 70 + "]" * 70 + "\nlayers: [ReLU]\n",  # deeper than MAX_DEPTH
     "input: [3, 32, 32]\nlayers: [ReLU]\n---\ninput: [1]\n",  # two documents
     "input: *nowhere\n",  # undefined alias
@@ -49,7 +50,8 @@ def mutants(seed: int, count: int) -> list[str]:
     """Bundled specs with a few characters inserted, deleted or replaced."""
     rng = random.Random(seed)
     texts = [path.read_text() for path in CORPUS if path.stat().st_size]
-    marks = [*":-[]{},#&*!|>'\"%@` \n?x0.\r\\", "  ", "- ", ": ", "\t", "\u00e9"]
+    marks = [*":-[]{},#&*!|>'\"%@` \n?x0.\r\\", "  ", "- ", ": ", "\t", "\u00e9", "\u20ac",
+             "\U0001f600", "\u3000", "- \u00fc", "\u00e9: "]
     found = []
     for _ in range(count):
         chars = list(rng.choice(texts))
@@ -90,3 +92,12 @@ def test_mutated_specs_read_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_plain_spec_takes_libyaml() -> None:
     text = (ROOT / "specs" / "vgg16.yaml").read_text()
     assert yaml_source._compose_fast(text) is not yaml_source._UNREAD
+    accented = "name: r\u00e9seau \u20ac\ninput: [3, 8, 8]\nlayers: [ReLU]\n"  # not ASCII
+    assert yaml_source._compose_fast(accented) is not yaml_source._UNREAD
+
+
+def test_mutants_with_wide_characters_read_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Characters of 2, 3 and 4 bytes in UTF-8: libyaml counts their columns as characters."""
+    for text in mutants(seed=16, count=600):
+        assert outcome(text, fast=True, monkeypatch=monkeypatch) == outcome(
+            text, fast=False, monkeypatch=monkeypatch), text

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from netspec.views.explain import explain
-
 import netspec
 from netspec.views.diagram import draw
+from netspec.views.explain import explain
 from netspec.views.summary import summary
 
 SE: dict[str, Any] = {"Gate": {"layers": [
