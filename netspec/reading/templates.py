@@ -43,9 +43,9 @@ _IDENTIFIER_START = ("_", *"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 Scope = dict[str, Any]
 
 KEYWORD_VALUES = frozenset({
-    "add", "auto", "bicubic", "bilinear", "circular", "concat", "identity", "if_same",
-    "linear", "nearest", "nearest-exact", "none", "reflect", "replicate", "same", "tanh",
-    "trilinear", "valid", "zeros",
+    "add", "auto", "batch", "bicubic", "bilinear", "circular", "concat", "identity", "if_same",
+    "linear", "mul", "nearest", "nearest-exact", "none", "reflect", "replicate", "row", "same",
+    "tanh", "trilinear", "valid", "zeros",
 })
 """Every string that some argument of some kind accepts as written (``padding: same``); a test
 keeps it equal to the ``Literal`` values of the registered kinds. A parameter of such a name would
