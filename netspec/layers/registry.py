@@ -10,6 +10,7 @@ entry below; an installed plugin's entry point is loaded when a spec names its k
 from __future__ import annotations
 
 import importlib
+from difflib import SequenceMatcher
 from functools import cache
 from typing import Annotated, Any, TypeVar, Union
 
@@ -142,11 +143,21 @@ def kind_of(name: str) -> type[Layer]:
     if cls is not None:
         return cls
     guess = did_you_mean(name, kind_names())
-    hint = f"; did you mean {guess}?" if guess else (
-        "; `netspec layers` lists the kinds. A kind of your own is registered from Python, "
-        "never from a spec: netspec.register_kind(cls), an installed package's `netspec.kinds` "
-        "entry point, or `netspec --plugin MODULE` (docs/plugins.md)")
+    own = ("A kind of your own is registered from Python, never from a spec: "
+           "netspec.register_kind(cls), an installed package's `netspec.kinds` entry point, or "
+           "`netspec --plugin MODULE` (docs/plugins.md)")
+    if guess is None:
+        hint = f"; `netspec layers` lists the kinds. {own}"
+    elif SequenceMatcher(None, name.lower(), guess.lower()).ratio() >= TYPO_RATIO:
+        hint = f"; did you mean {guess}?"  # a typo of a kind: no word about plugins
+    else:
+        hint = f"; did you mean {guess}? {own}"
     raise fail(f"unknown layer kind {name!r}{hint}")
+
+
+TYPO_RATIO = 0.8
+"""How alike a name and the nearest kind must be (difflib's ratio) to be read as a typo of it
+(``Convv2d``: 0.92) rather than a kind of the user's own (``GatedUnit`` beside ``Gate``: 0.62)."""
 
 
 def _entry_kind(value: Any) -> str | None:
