@@ -191,12 +191,14 @@ class Layer(BaseModel):
         return 0
 
     def macs(self, in_shape: Shape, out_shape: Shape) -> int:
-        """Multiply-accumulates for one sample, counted as torchinfo counts them.
+        """Multiply-accumulates of matrix products for one sample, as the field counts them.
 
-        torchinfo charges a layer that is not a convolution one MAC per weight and bias element
-        per sample, and nothing for a layer without parameters. Convolutions override this.
+        Only convolutions (without the bias), linear layers (at every position) and matrix
+        products count, as ``torch.utils.flop_counter.FlopCounterMode`` does (its FLOPs / 2) and
+        as papers and torchvision publish them; norms, activations, pools and elementwise
+        arithmetic count 0. Default: 0; the kinds that multiply matrices override this.
         """
-        return self.parameter_count(in_shape)
+        return 0
 
     def torch_kwargs(self, in_shape: Shape) -> dict[str, Any]:
         """Keyword arguments for ``torch.nn.<kind>``: the spec's arguments plus inferred ones."""

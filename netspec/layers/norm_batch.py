@@ -58,11 +58,11 @@ def _affine_count(channels: int, affine: bool, bias: bool) -> int:
 
 
 def affine_lines(elements: str, count: int, bias: bool) -> list[str]:
-    """``params = 2*64 = 128`` (weight and bias), ``MACs = params = 128`` (torchinfo's count)."""
+    """``params = 2*64 = 128`` (weight and bias). A norm multiplies no matrices: 0 MACs."""
     if not count:
         return []
     factor = "2*" if bias else ""
-    return [f"params = {factor}{elements} = {count}", f"MACs = params = {count}"]
+    return [f"params = {factor}{elements} = {count}"]
 
 
 def _without_default_bias(kwargs: dict[str, Any]) -> dict[str, Any]:

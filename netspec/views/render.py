@@ -133,10 +133,13 @@ def totals(report: Report) -> list[tuple[str, str]]:
     ]
 
 
-def confirmation(confirmed_by: str | None) -> str:
+def confirmation(confirmed_by: str | None, torchinfo_mult_adds: int | None = None) -> str:
     if confirmed_by is None:
         return "Not confirmed: the torchinfo check was skipped (confirm=False, --no-confirm)."
-    return f"{confirmed_by} confirmed shapes, parameters and MACs on the built module."
+    theirs = "" if torchinfo_mult_adds is None else (
+        f"\ntorchinfo's own mult-adds, which also charge biases and norms: "
+        f"{torchinfo_mult_adds:,}.")
+    return f"{confirmed_by} confirmed shapes, parameters and MACs on the built module.{theirs}"
 
 
 def title(report: Report) -> str:
@@ -146,7 +149,8 @@ def title(report: Report) -> str:
 # --- the two layouts ---
 
 
-def table(report: Report, confirmed_by: str | None, warnings: Sequence[str] = ()) -> str:
+def table(report: Report, confirmed_by: str | None, warnings: Sequence[str] = (),
+          torchinfo_mult_adds: int | None = None) -> str:
     """The plain-text table: aligned columns, ``=`` rules, totals, the lint ``warnings``, the
     confirmation line."""
     rows = [cells(row) for row in report.layers]
@@ -167,11 +171,13 @@ def table(report: Report, confirmed_by: str | None, warnings: Sequence[str] = ()
     notes = _notes(report)
     return "\n".join(
         [title(report), rule, header, rule, *body, rule, *footer, rule,
-         *_warning_lines(warnings, max(len(rule), 100)), *notes, confirmation(confirmed_by)]
+         *_warning_lines(warnings, max(len(rule), 100)), *notes,
+         confirmation(confirmed_by, torchinfo_mult_adds)]
     ) + "\n"
 
 
-def markdown(report: Report, confirmed_by: str | None, warnings: Sequence[str] = ()) -> str:
+def markdown(report: Report, confirmed_by: str | None, warnings: Sequence[str] = (),
+             torchinfo_mult_adds: int | None = None) -> str:
     """GitHub-flavoured Markdown: a heading, a pipe table, the totals and warnings as lists."""
     rows = [cells(row) for row in report.layers]
     header = _md_row([TITLES[c] for c in COLUMNS])
@@ -180,7 +186,8 @@ def markdown(report: Report, confirmed_by: str | None, warnings: Sequence[str] =
     footer = [f"- **{label}:** {value}" for label, value in totals(report)]
     return "\n".join(
         [f"### {title(report)}", "", header, align, *body, "", *footer, "",
-         *_md_warnings(warnings), *_notes(report), confirmation(confirmed_by)]
+         *_md_warnings(warnings), *_notes(report),
+         confirmation(confirmed_by, torchinfo_mult_adds)]
     ) + "\n"
 
 

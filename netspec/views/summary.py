@@ -41,6 +41,8 @@ class Summary:
 
     report: Report
     confirmed_by: str | None = None
+    torchinfo_mult_adds: int | None = None
+    """torchinfo's own count (biases and norms charged too), when confirmed: shown beside."""
     depth: int | None = None
     """Rows nested deeper than this are left out of the table and Markdown (not the JSON)."""
     lints: tuple[Lint, ...] = ()
@@ -56,13 +58,15 @@ class Summary:
 
     def to_table(self) -> str:
         warnings = [warning.summary_line() for warning in self.lints]
-        return render.table(self._shown(), self.confirmed_by, warnings) + self._sections()
+        return render.table(self._shown(), self.confirmed_by, warnings,
+                            self.torchinfo_mult_adds) + self._sections()
 
     def to_markdown(self) -> str:
         warnings = [warning.summary_line() for warning in self.lints]
         sections = self._sections()
         fenced = f"\n```text\n{sections.lstrip()}```\n" if sections else ""
-        return render.markdown(self._shown(), self.confirmed_by, warnings) + fenced
+        return render.markdown(self._shown(), self.confirmed_by, warnings,
+                               self.torchinfo_mult_adds) + fenced
 
     def _sections(self) -> str:
         """The explanation and the input sizes, when asked for, after a blank line each."""
@@ -90,6 +94,10 @@ class Summary:
             "schema_version": SCHEMA_VERSION,
             "netspec_version": __version__,
             "confirmed_by": self.confirmed_by,
+            "confirmation": None if self.confirmed_by is None else {
+                "confirmed_by": self.confirmed_by,
+                "torchinfo_mult_adds": self.torchinfo_mult_adds,
+            },
             **self.report.to_dict(),
             "lints": [warning.to_dict() for warning in self.lints],
         }
@@ -142,4 +150,6 @@ def summary(
         return result
     from netspec.torch_side.confirm import confirm_report
 
-    return replace(result, confirmed_by=confirm_report(spec, report))
+    confirmed = confirm_report(spec, report)
+    return replace(result, confirmed_by=confirmed.confirmed_by,
+                   torchinfo_mult_adds=confirmed.torchinfo_mult_adds)

@@ -358,8 +358,8 @@ def test_check_strict_fails_on_warnings(tmp_path: Path, capsys: pytest.CaptureFi
     path.write_text(spec(BIASED % "", extra=quiet))
     assert main(["check", str(path)]) == 0
     out, err = capsys.readouterr()
-    # conv 16*(3*3*3) + 16 = 448, BN 2*16 = 32; MACs 448*(28*28) + 32 = 351,264
-    assert out == f"{path}: ok (2 layers, 480 params, 351,264 MACs, out [16, 28, 28]; 1 " \
+    # conv 16*(3*3*3) + 16 = 448, BN 2*16 = 32; MACs (16*28*28)*(3*3*3) = 338,688, BN none
+    assert out == f"{path}: ok (2 layers, 480 params, 338,688 MACs, out [16, 28, 28]; 1 " \
                   "warning)\n"
     assert err.startswith(f"{path}:4:5: layers[0].Conv2d: warning NS102: its bias")
     assert main(["check", str(path), "--strict"]) == 1

@@ -68,10 +68,9 @@ def test_summary_table() -> None:
     assert result.returncode == 0, result.stderr
     assert "Conv2d (stem)" in result.stdout
     assert "Total params:          2,948" in result.stdout
-    assert "MACs (per sample):     639,344" in result.stdout
-    assert f"torchinfo {torchinfo.__version__} confirmed shapes, parameters and MACs" in (
-        result.stdout
-    )
+    assert "MACs (per sample):     577,152" in result.stdout
+    assert (f"torchinfo {torchinfo.__version__} and FlopCounterMode confirmed shapes, "
+            "parameters and MACs") in result.stdout
 
 
 def test_summary_json() -> None:
@@ -80,7 +79,7 @@ def test_summary_json() -> None:
     data = json.loads(result.stdout)
     assert data["totals"]["params"] == expected.TOTAL_PARAMS
     assert data["totals"]["macs"] == expected.TOTAL_MACS
-    assert data["confirmed_by"] == f"torchinfo {torchinfo.__version__}"
+    assert data["confirmed_by"] == f"torchinfo {torchinfo.__version__} and FlopCounterMode"
     assert data["netspec_version"] == netspec.__version__
 
 
@@ -88,7 +87,7 @@ def test_summary_markdown() -> None:
     result = run("summary", str(expected.PATH), "--format", "markdown")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("### netspec summary: conv_stack\n")
-    assert "| 0 | Conv2d (stem) | [8, 32, 32] | 224 | 229,376 | 3x3 | 1x1 |" in result.stdout
+    assert "| 0 | Conv2d (stem) | [8, 32, 32] | 224 | 221,184 | 3x3 | 1x1 |" in result.stdout
 
 
 def test_summary_input_override_and_no_confirm() -> None:
@@ -130,7 +129,7 @@ def test_check_ok() -> None:
     result = run("check", str(expected.PATH))
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
-        f"{expected.PATH}: ok (4 layers, 2,948 params, 639,344 MACs, out [4, 18, 14]; "
+        f"{expected.PATH}: ok (4 layers, 2,948 params, 577,152 MACs, out [4, 18, 14]; "
         "2 warnings)\n"
     )
     # the stride-2 convolution drops row 31 (NS103); the output is a map (NS107)

@@ -25,8 +25,8 @@ TOTAL_KEYS = {
     "params", "trainable_params", "non_trainable_params", "buffers", "macs", "receptive_field",
 }
 TOP_KEYS = {
-    "schema_version", "netspec_version", "confirmed_by", "name", "input_shape", "output_shape",
-    "layers", "totals", "lints",
+    "schema_version", "netspec_version", "confirmed_by", "confirmation", "name", "input_shape",
+    "output_shape", "layers", "totals", "lints",
 }
 
 
@@ -56,7 +56,7 @@ def test_totals_match_hand_arithmetic(confirmed: Summary) -> None:
 
 def test_confirmed_by_torchinfo(confirmed: Summary) -> None:
     assert confirmed.confirmed
-    assert confirmed.confirmed_by == f"torchinfo {torchinfo.__version__}"
+    assert confirmed.confirmed_by == f"torchinfo {torchinfo.__version__} and FlopCounterMode"
 
 
 @pytest.mark.parametrize("form", ["path", "str path", "text", "dict", "spec"])
@@ -123,7 +123,9 @@ def test_json_schema_keys(confirmed: Summary) -> None:
     assert set(data) == TOP_KEYS
     assert data["schema_version"] == SCHEMA_VERSION == 1
     assert data["netspec_version"] == netspec.__version__
-    assert data["confirmed_by"] == f"torchinfo {torchinfo.__version__}"
+    assert data["confirmed_by"] == f"torchinfo {torchinfo.__version__} and FlopCounterMode"
+    assert data["confirmation"] == {"confirmed_by": data["confirmed_by"],
+                                    "torchinfo_mult_adds": expected.TORCHINFO_MULT_ADDS}
     assert data["name"] == "conv_stack"
     assert data["input_shape"] == [3, 32, 32]
     assert data["output_shape"] == [4, 18, 14]
@@ -196,6 +198,7 @@ def test_documented_example_is_what_netspec_prints() -> None:
     actual["layers"] = actual["layers"][:1]  # the example is shortened to its first layer
     documented["netspec_version"] = actual["netspec_version"]
     documented["confirmed_by"] = actual["confirmed_by"]
+    documented["confirmation"]["confirmed_by"] = actual["confirmed_by"]
     assert documented == actual
 
 
