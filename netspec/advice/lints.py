@@ -19,7 +19,7 @@ from math import prod
 from typing import TYPE_CHECKING, Any
 
 from netspec.core.errors import Problem, SpecPath, format_path
-from netspec.core.lint_codes import LINT_CODES
+from netspec.core.lint_codes import LINT_CODES, severity
 from netspec.core.window import ROW_WORDS, Window, axis_names, num
 from netspec.layers.base import LayerReport
 
@@ -38,7 +38,9 @@ MOST = 0.5
 
 @dataclass(frozen=True)
 class Lint:
-    """One warning: a code, the rule broken with its numbers, and the layer it is about."""
+    """One warning or note: a code, the rule broken with its numbers, and the layer it is about.
+    A warning is something a careful practitioner would change; a note is a fact worth
+    knowing that textbook networks show by design (``netspec.core.lint_codes.NOTES``)."""
 
     code: str
     message: str
@@ -50,9 +52,18 @@ class Lint:
     column: int | None = None
 
     @property
+    def severity(self) -> str:
+        """``"warning"`` or ``"note"``."""
+        return severity(self.code)
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == "warning"
+
+    @property
     def problem(self) -> Problem:
-        """As a located problem: ``file:line:col: path: warning NS103: message``."""
-        text = f"warning {self.code}: {self.message}"
+        """As a located problem: ``file:line:col: path: warning NS102: message``."""
+        text = f"{self.severity} {self.code}: {self.message}"
         return Problem(text, self.path, self.file, self.line, self.column)
 
     def summary_line(self) -> str:
@@ -62,7 +73,7 @@ class Lint:
     def to_dict(self) -> dict[str, Any]:
         """``netspec check --format json`` entry: a problem with a severity and a code."""
         return {**Problem(self.message, self.path, self.file, self.line, self.column).to_dict(),
-                "severity": "warning", "code": self.code}
+                "severity": self.severity, "code": self.code}
 
     def __str__(self) -> str:
         return str(self.problem)
@@ -110,7 +121,16 @@ def lint(spec: Spec, report: Report | None = None) -> list[Lint]:
         warning = Lint(code, message, path, where(same[0].row), problem.file, problem.line,
                        problem.column)
         found.append((order[id(same[0])], code, warning))
-    return [warning for _, _, warning in sorted(found, key=lambda item: item[:2])]
+    at_input = [Lint(code, message, ("input",), "input", *_located(spec, ("input",), message))
+                for code, message in channels_last_input(nodes, report)
+                if code not in ignored_everywhere]
+    return at_input + [warning for _, _, warning in sorted(found, key=lambda item: item[:2])]
+
+
+def _located(spec: Spec, path: SpecPath, message: str) -> tuple[str | None, int | None,
+                                                                 int | None]:
+    problem = spec.source.problem(path, message)
+    return problem.file, problem.line, problem.column
 
 
 def _findings(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Node, Finding]]:
@@ -231,6 +251,39 @@ def activation_before_norm(node: Node) -> list[Finding]:
              "output before the nonlinearity")]
 
 
+def linear_on_a_map(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Node, Finding]]:
+    """NS110: a fully connected layer on a channels-first feature map that convolutions or pools
+    made, its spatial axes left: it maps each row separately; ``Flatten`` was meant."""
+    rank = len(report.input_shape)
+    windowed = False
+    for node in nodes:
+        if not node.leaf:
+            continue
+        shape = node.row.in_shape
+        if node.layer.is_fully_connected and windowed and len(shape) == rank >= 3:
+            flat = prod(shape)
+            yield node, ("NS110", f"it receives the feature map {_shape(shape)} and, as in "
+                         f"torch, maps only its last dim ({shape[-1]} values) at each of the "
+                         f"{prod(shape[:-1]):,} other positions, giving "
+                         f"{_shape(node.row.out_shape)}; to classify the map, put Flatten "
+                         f"before it (in_features would be {flat:,})")
+        windowed = windowed or bool(node.layer.windows(shape))
+
+
+def channels_last_input(nodes: Sequence[Node], report: Report) -> Iterator[Finding]:
+    """NS111: an input shaped like Keras's channels-last image ``[H, W, C]`` read by a
+    channels-first window (a convolution or pool) as ``[C, H, W]``."""
+    shape = report.input_shape
+    first = next((node for node in nodes if node.leaf), None)
+    if first is None or len(shape) < 3 or not first.layer.windows(shape):
+        return
+    if shape[-1] in (1, 3, 4) and shape[0] >= 4 * shape[-1] and shape[0] > 4:
+        fixed = [shape[-1], *shape[:-1]]
+        yield ("NS111", f"input {list(shape)} looks channels-last ([H, W, C], as Keras and "
+               f"images on disk have it), yet the first layer, {first.row.kind}, reads "
+               f"{shape[0]} channels: torch is channels-first; write input: {fixed}")
+
+
 ROW_RULES: tuple[Callable[[Node], list[Finding]], ...] = (
     even_kernel_padding,
     bias_before_norm,
@@ -266,9 +319,10 @@ def collapsed_spatial(nodes: Sequence[Node], report: Report) -> Iterator[tuple[N
             names = " and ".join(axis_names(rank - 1)[a - 1] for a in axes)
             first = wasted[0]
             kernel = "x".join(str(w.kernel) for w in first.layer.windows(first.row.in_shape))
-            count = f"{len(wasted)} later layer{'s' if len(wasted) > 1 else ''}"
+            count = (f"{len(wasted)} later layers still slide" if len(wasted) > 1
+                     else "a later layer still slides")
             yield node, ("NS106", f"the spatial size reaches 1 on {names} here "
-                         f"({_shape(node.row.out_shape)}), yet {count} still slide windows "
+                         f"({_shape(node.row.out_shape)}), yet {count} windows "
                          f"wider than 1 over it (first: {where(first.row)}, kernel {kernel}): "
                          "they see mostly padding; downsample less, use a larger input, or "
                          "use 1x1 kernels there")
@@ -293,7 +347,7 @@ def receptive_field_vs_input(
                       "with a global pool or Flatten + Linear; for dense outputs this is "
                       "expected (lint_ignore: [NS107])")
         else:
-            advice = f"{words} dropped on the way (NS103) never reach the head"
+            advice = f"{words} that floor division drops on the way never reach the head"
         yield last, ("NS107", f"each output unit sees {field} of the {image} input: {advice}")
     if any(axis.size > FAR_LARGER * n for axis, n in zip(report.rf, sizes, strict=True)):
         yield last, ("NS108", f"the final receptive field {field} is more than {FAR_LARGER} "
@@ -324,6 +378,7 @@ NETWORK_RULES: tuple[Callable[[Sequence[Node], Report], Iterator[tuple[Node, Fin
     collapsed_spatial,
     receptive_field_vs_input,
     dominant_layer,
+    linear_on_a_map,
 )
 
 

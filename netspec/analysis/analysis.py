@@ -12,7 +12,7 @@ from typing import Any
 
 from netspec.analysis.limits import check_size
 from netspec.analysis.memo import once_per_spec
-from netspec.core.errors import LimitError, NetspecError
+from netspec.core.errors import LimitError, NetspecError, Problem
 from netspec.core.limits import bytes_text
 from netspec.core.shapes import AxisRF, Shape
 from netspec.layers.base import RF, LayerReport, rf_to_dicts
@@ -94,8 +94,23 @@ def analyze(spec: Spec) -> Report:
         rows, _, rf = walk(spec.layers, tuple(spec.input), input_rf(tuple(spec.input)), ("layers",))
     except NetspecError as error:
         located = [spec.source.locate(p) for p in error.within(("layers",)).problems]
-        raise type(error)(located) from None
+        raise type(error)([*_batch_dimension(spec), *located]) from None
     return Report(spec.name, tuple(spec.input), tuple(rows), rf)
+
+
+def _batch_dimension(spec: Spec) -> list[Problem]:
+    """A problem at ``input:`` when it starts with a batch dimension of 1 (torchinfo's habit,
+    ``[1, 1, 28, 28]``) and the network takes the shape without it; else none."""
+    shape = tuple(spec.input)
+    if len(shape) < 2 or shape[0] != 1:
+        return []
+    try:
+        walk(spec.layers, shape[1:], input_rf(shape[1:]), ("layers",))
+    except NetspecError:
+        return []
+    return [spec.source.problem(("input",), (
+        f"input {list(shape)} starts with a batch dimension: `input:` is one sample, without "
+        f"the batch; drop the batch dimension: input: {list(shape[1:])}"))]
 
 
 def load(source: SpecSource, *, params: Mapping[str, Any] | None = None) -> Spec:

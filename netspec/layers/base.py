@@ -135,6 +135,9 @@ class Layer(BaseModel):
     """Drops values at random in training only."""
     is_normalization: ClassVar[bool] = False
     """Normalises activations with statistics (batch, instance, group, layer norm)."""
+    is_fully_connected: ClassVar[bool] = False
+    """Maps the last dim of its input, whatever the rank (Linear): after a convolution, without
+    Flatten, it maps each row of the feature map separately."""
 
     name: ModuleName | None = Field(
         default=None, description="Name of this module in the built nn.Sequential."

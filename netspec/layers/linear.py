@@ -42,6 +42,7 @@ class Linear(Layer):
     """
 
     kind = "Linear"
+    is_fully_connected = True
     inferred: ClassVar[tuple[str, ...]] = ("in_features",)
 
     in_features: PositiveInt | None = Field(

@@ -192,6 +192,7 @@ def markdown(report: Report, confirmed_by: str | None, warnings: Sequence[str] =
 
 
 WARNINGS = "Lint warnings (docs/lints.md; lint_ignore: [CODE] on a layer silences one):"
+"""The heading of the lint lines (warnings, and the notes marked ``(note)`` when shown)."""
 
 
 def _warning_lines(warnings: Sequence[str], width: int) -> list[str]:

@@ -46,7 +46,10 @@ class Summary:
     depth: int | None = None
     """Rows nested deeper than this are left out of the table and Markdown (not the JSON)."""
     lints: tuple[Lint, ...] = ()
-    """Lint warnings (``netspec.lints``), listed under the table."""
+    """Lint warnings and notes (``netspec.lints``): warnings listed under the table, notes too
+    with ``notes`` or ``explain``; the JSON has both, each with its severity."""
+    notes: bool = False
+    """List the lint notes under the table too (``summary --notes``)."""
     explain: bool = False
     """Each layer's arithmetic under the table, and as ``explain`` in the JSON rows."""
     input_sizes: tuple[AxisSizes, ...] | None = None
@@ -56,13 +59,21 @@ class Summary:
     def confirmed(self) -> bool:
         return self.confirmed_by is not None
 
+    def _shown_lints(self) -> list[str]:
+        """The warnings, then (with ``notes`` or ``explain``) the notes, one line each."""
+        warnings = [found.summary_line() for found in self.lints if found.is_warning]
+        if self.notes or self.explain:
+            warnings += [f"(note) {found.summary_line()}" for found in self.lints
+                         if not found.is_warning]
+        return warnings
+
     def to_table(self) -> str:
-        warnings = [warning.summary_line() for warning in self.lints]
+        warnings = self._shown_lints()
         return render.table(self._shown(), self.confirmed_by, warnings,
                             self.torchinfo_mult_adds) + self._sections()
 
     def to_markdown(self) -> str:
-        warnings = [warning.summary_line() for warning in self.lints]
+        warnings = self._shown_lints()
         sections = self._sections()
         fenced = f"\n```text\n{sections.lstrip()}```\n" if sections else ""
         return render.markdown(self._shown(), self.confirmed_by, warnings,
@@ -125,6 +136,7 @@ def summary(
     max_params: int | None = None,
     explain: bool = False,
     inputs: bool = False,
+    notes: bool = False,
 ) -> Summary:
     """Analyse a spec and, unless ``confirm=False``, confirm the analysis with torchinfo.
 
@@ -135,8 +147,8 @@ def summary(
     torchinfo on a batch of zero samples over never-written weight storage (``netspec.empty_batch``,
     the meta device as fallback), so it costs no resident weight memory. Raises ``SpecError`` for a
     wrong spec and ``ConfirmationError`` (a netspec bug) when torch disagrees with the analysis.
-    The summary lists the lint warnings; ``explain`` adds each layer's arithmetic and
-    ``inputs`` the valid and exact input sizes.
+    The summary lists the lint warnings (``notes`` or ``explain``: the notes too); ``explain``
+    adds each layer's arithmetic and ``inputs`` the valid and exact input sizes.
     """
     spec = load(source, params=params)
     if input_shape is not None:
@@ -145,7 +157,7 @@ def summary(
     if max_params is not None:  # what build() would refuse; the summary allocates nothing
         check_memory(report, spec, max_params, 4, "float32")
     result = Summary(report, depth=depth, lints=tuple(lint(spec, report)), explain=explain,
-                     input_sizes=tuple(input_sizes(spec)) if inputs else None)
+                     notes=notes, input_sizes=tuple(input_sizes(spec)) if inputs else None)
     if not confirm:
         return result
     from netspec.torch_side.confirm import confirm_report

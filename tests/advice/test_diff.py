@@ -158,5 +158,5 @@ sys.exit(sum(codes))
 def test_diff_and_check_inputs_do_not_import_torch(spec_a: Path) -> None:
     result = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, str(spec_a)],
                             capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 1, result.stderr  # --strict: conv_stack-like NS109 warning
+    assert result.returncode == 0, result.stderr  # --strict: NS109 is a note, not a warning
     assert "torch was imported" not in result.stderr

@@ -208,3 +208,14 @@ def test_every_key_is_documented(confirmed: Summary) -> None:
     keys = set(data) | set(data["layers"][0]) | set(data["totals"]) | {"size", "jump", "start"}
     undocumented = sorted(key for key in keys if f"| `{key}` |" not in text)
     assert not undocumented, f"add these keys to {DOCS}: {undocumented}"
+
+
+def test_notes_are_shown_on_request_and_always_in_the_json() -> None:
+    """conv_stack drops row 31 (NS103) and ends on a map (NS107): two notes, no warning."""
+    plain = netspec.summary(expected.PATH, confirm=False)
+    assert "NS103" not in plain.to_table() and "Lint warnings" not in plain.to_table()
+    noted = netspec.summary(expected.PATH, confirm=False, notes=True).to_table()
+    assert "(note) NS103 layers[1] Conv2d" in noted and "(note) NS107" in noted
+    assert "(note) NS103" in netspec.summary(expected.PATH, confirm=False, explain=True).to_table()
+    severities = [(entry["code"], entry["severity"]) for entry in plain.to_dict()["lints"]]
+    assert severities == [("NS103", "note"), ("NS107", "note")]
