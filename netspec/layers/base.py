@@ -193,6 +193,11 @@ class Layer(BaseModel):
         """Buffer elements (running statistics...). Default: none."""
         return 0
 
+    def buffer_dtypes(self, in_shape: Shape) -> dict[str, int]:
+        """Buffer elements by dtype (``{"float32": ...}``). Default: all float32."""
+        count = self.buffer_count(in_shape)
+        return {"float32": count} if count else {}
+
     def macs(self, in_shape: Shape, out_shape: Shape) -> int:
         """Multiply-accumulates of matrix products for one sample, as the field counts them.
 

@@ -138,6 +138,12 @@ class _NormNd(ChannelAffine):
         """``2 C + 1`` (running mean, running variance, batches tracked) when tracking."""
         return 2 * in_shape[0] + 1 if self.track_running_stats else 0
 
+    def buffer_dtypes(self, in_shape: Shape) -> dict[str, int]:
+        """Running mean and variance in float32; ``num_batches_tracked`` one int64."""
+        if not self.track_running_stats:
+            return {}
+        return {"float32": 2 * in_shape[0], "int64": 1}
+
     def uses_running_stats(self) -> bool:
         return self.track_running_stats
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
+from math import prod
 
 import torch
 import torchinfo
@@ -41,6 +42,7 @@ from torchinfo.layer_info import LayerInfo
 from torchinfo.torchinfo import clear_cached_forward_pass
 
 from netspec.analysis.analysis import Report
+from netspec.analysis.memory import leaf_rows as memory_leaf_rows
 from netspec.core.errors import ConfirmationError, Problem
 from netspec.layers.base import LayerReport
 from netspec.reading.spec import Spec
@@ -74,6 +76,14 @@ class Confirmation:
 
     confirmed_by: str
     torchinfo_mult_adds: int
+    torchinfo_params_bytes: int
+    """torchinfo's "Params size": the parameters' bytes (buffers left out)."""
+    torchinfo_forward_backward_bytes: int
+    """torchinfo's "Forward/backward pass size" for one sample: twice the output bytes of each
+    leaf module that has parameters."""
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 def confirmed_by() -> str:
@@ -100,7 +110,15 @@ def confirm_report(spec: Spec, report: Report) -> Confirmation:
         problems = compare(spec, report, model, stats, macs)
         if problems:
             raise ConfirmationError(problems)
-    return Confirmation(confirmed_by(), int(stats.total_mult_adds))
+    return Confirmation(confirmed_by(), int(stats.total_mult_adds), int(stats.total_param_bytes),
+                        _forward_backward_bytes(stats))
+
+
+def _forward_backward_bytes(stats: torchinfo.ModelStatistics) -> int:
+    """torchinfo's own sum (``ModelStatistics``), from its recorded one-sample output sizes
+    (float32), so that an empty batch gives what a batch of one would."""
+    return sum(2 * 4 * prod(info.output_size) for info in stats.summary_list
+               if info.is_leaf_layer and info.num_params > 0 and info.executed)
 
 
 def _flop_counter(spec: Spec, report: Report) -> dict[str, int]:
@@ -248,10 +266,7 @@ def compare_totals(
 
 def leaf_rows(report: Report) -> list[LayerReport]:
     """Rows with no nested rows under them: the ones that become leaf torch modules."""
-    rows = report.layers
-    return [
-        row for i, row in enumerate(rows) if i + 1 == len(rows) or rows[i + 1].depth <= row.depth
-    ]
+    return memory_leaf_rows(report.layers)
 
 
 # --- helpers ---

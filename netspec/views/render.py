@@ -8,11 +8,13 @@ with one dict of titles, as in torchinfo's ``FormattingOptions``; an empty cell 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from fractions import Fraction
+from typing import Any
 
 from netspec.analysis.analysis import Report
+from netspec.analysis.memory import Memory, megabytes
 from netspec.core.shapes import Shape
 from netspec.layers.base import RF, LayerReport
 
@@ -113,33 +115,68 @@ def cells(row: LayerReport) -> dict[Column, str]:
 # --- totals and confirmation, shared by both formats ---
 
 
-def totals(report: Report) -> list[tuple[str, str]]:
-    """(label, value) lines under the table."""
+def totals(report: Report, memory: Memory | None = None, *, units: bool = True
+           ) -> list[tuple[str, str]]:
+    """(label, value) lines under the table; ``units`` adds ``(138.36 M)`` to large counts
+    (the table; Markdown keeps the exact integers alone)."""
     rf = report.rf
     if rf:
         jump = rf_jump(rf)
         receptive = rf_size(rf) + (f" (jump {jump})" if jump != EMPTY else " (whole input)")
     else:
         receptive = EMPTY
-    return [
+
+    def exact(value: int) -> str:
+        return f"{value:,}" + (f" ({short_count(value)})" if units and value >= 10**6 else "")
+
+    lines = [
         ("Input shape", shape(report.input_shape)),
         ("Output shape", shape(report.output_shape)),
-        ("Total params", f"{report.params:,}"),
-        ("Trainable params", f"{report.trainable_params:,}"),
-        ("Non-trainable params", f"{report.non_trainable_params:,}"),
-        ("Buffers", f"{report.buffers:,}"),
-        ("MACs (per sample)", f"{report.macs:,}"),
+        ("Total params", exact(report.params)),
+        ("Trainable params", exact(report.trainable_params)),
+        ("Non-trainable params", exact(report.non_trainable_params)),
+        ("Buffers", exact(report.buffers)),
+        ("MACs (per sample)", exact(report.macs)),
         ("Receptive field", receptive),
     ]
+    return lines + ([] if memory is None else memory_lines(memory))
 
 
-def confirmation(confirmed_by: str | None, torchinfo_mult_adds: int | None = None) -> str:
+def memory_lines(memory: Memory) -> list[tuple[str, str]]:
+    """Weights by dtype, activations per sample, and the batch's totals (``--batch``)."""
+    def by_dtype(counts: dict[str, int]) -> str:
+        total = megabytes(sum(counts.values()))
+        return f"{total} ({', '.join(counts)})" if counts else total
+
+    lines = [
+        ("Params memory", by_dtype(memory.parameter_bytes)),
+        ("Buffers memory", by_dtype(memory.buffer_bytes)),
+        ("Activations per sample", f"{megabytes(memory.inference_bytes)} inference, "
+                                   f"{megabytes(memory.training_bytes)} training"),
+        (f"Total, batch of {memory.batch:,}", f"{megabytes(memory.batch_inference_bytes)} "
+         f"inference, {megabytes(memory.batch_training_bytes)} training (with gradients)"),
+    ]
+    return lines
+
+
+def short_count(value: int) -> str:
+    """``138.36 M``, ``15.47 G``: three significant decimals' worth, as torchinfo and Keras."""
+    for unit, size in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if value >= size:
+            return f"{value / size:.2f} {unit}"
+    return str(value)
+
+
+def confirmation(confirmed_by: str | None, theirs: Mapping[str, Any] | None = None) -> str:
     if confirmed_by is None:
         return "Not confirmed: the torchinfo check was skipped (confirm=False, --no-confirm)."
-    theirs = "" if torchinfo_mult_adds is None else (
-        f"\ntorchinfo's own mult-adds, which also charge biases and norms: "
-        f"{torchinfo_mult_adds:,}.")
-    return f"{confirmed_by} confirmed shapes, parameters and MACs on the built module.{theirs}"
+    line = f"{confirmed_by} confirmed shapes, parameters and MACs on the built module."
+    if theirs is None:
+        return line
+    return (f"{line}\ntorchinfo's own estimates per sample: {theirs['torchinfo_mult_adds']:,} "
+            f"mult-adds (biases and norms charged too); params "
+            f"{megabytes(theirs['torchinfo_params_bytes'])}, forward/backward pass "
+            f"{megabytes(theirs['torchinfo_forward_backward_bytes'])}.")
 
 
 def title(report: Report) -> str:
@@ -150,9 +187,9 @@ def title(report: Report) -> str:
 
 
 def table(report: Report, confirmed_by: str | None, warnings: Sequence[str] = (),
-          torchinfo_mult_adds: int | None = None) -> str:
+          theirs: Mapping[str, Any] | None = None, memory: Memory | None = None) -> str:
     """The plain-text table: aligned columns, ``=`` rules, totals, the lint ``warnings``, the
-    confirmation line."""
+    confirmation line and torchinfo's own figures (``theirs``)."""
     rows = [cells(row) for row in report.layers]
     widths = {
         column: max([len(TITLES[column])] + [len(row[column]) for row in rows])
@@ -166,28 +203,28 @@ def table(report: Report, confirmed_by: str | None, warnings: Sequence[str] = ()
     header = line(TITLES)
     rule = "=" * len(header)
     body = [line(row) for row in rows]
-    label_width = max(len(label) for label, _ in totals(report))
-    footer = [f"{label + ':':<{label_width + 1}}  {value}" for label, value in totals(report)]
+    listed = totals(report, memory)
+    label_width = max(len(label) for label, _ in listed)
+    footer = [f"{label + ':':<{label_width + 1}}  {value}" for label, value in listed]
     notes = _notes(report)
     return "\n".join(
         [title(report), rule, header, rule, *body, rule, *footer, rule,
          *_warning_lines(warnings, max(len(rule), 100)), *notes,
-         confirmation(confirmed_by, torchinfo_mult_adds)]
+         confirmation(confirmed_by, theirs)]
     ) + "\n"
 
 
 def markdown(report: Report, confirmed_by: str | None, warnings: Sequence[str] = (),
-             torchinfo_mult_adds: int | None = None) -> str:
+             theirs: Mapping[str, Any] | None = None, memory: Memory | None = None) -> str:
     """GitHub-flavoured Markdown: a heading, a pipe table, the totals and warnings as lists."""
     rows = [cells(row) for row in report.layers]
     header = _md_row([TITLES[c] for c in COLUMNS])
     align = _md_row(["---:" if c in RIGHT_ALIGNED else ":---" for c in COLUMNS])
     body = [_md_row([_md_cell(row[c]) for c in COLUMNS]) for row in rows]
-    footer = [f"- **{label}:** {value}" for label, value in totals(report)]
+    footer = [f"- **{label}:** {value}" for label, value in totals(report, memory, units=False)]
     return "\n".join(
         [f"### {title(report)}", "", header, align, *body, "", *footer, "",
-         *_md_warnings(warnings), *_notes(report),
-         confirmation(confirmed_by, torchinfo_mult_adds)]
+         *_md_warnings(warnings), *_notes(report), confirmation(confirmed_by, theirs)]
     ) + "\n"
 
 

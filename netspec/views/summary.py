@@ -23,6 +23,8 @@ from netspec.advice.explain import explain_row
 from netspec.advice.lints import Lint, lint
 from netspec.analysis.analysis import Report, analyze, check_memory, load
 from netspec.analysis.inputs import AxisSizes, input_sizes
+from netspec.analysis.memory import Memory
+from netspec.analysis.memory import memory as count_memory
 from netspec.reading.loader import SpecSource
 from netspec.reading.spec import check_input_shape
 from netspec.views import render
@@ -41,8 +43,12 @@ class Summary:
 
     report: Report
     confirmed_by: str | None = None
-    torchinfo_mult_adds: int | None = None
-    """torchinfo's own count (biases and norms charged too), when confirmed: shown beside."""
+    confirmation: Mapping[str, Any] | None = None
+    """When confirmed: who confirmed, and torchinfo's own figures, shown beside netspec's:
+    ``torchinfo_mult_adds`` (biases and norms charged too), ``torchinfo_params_bytes``,
+    ``torchinfo_forward_backward_bytes`` (``netspec.torch_side.confirm.Confirmation``)."""
+    batch: int = 1
+    """The batch size the memory totals are given for (``--batch``)."""
     depth: int | None = None
     """Rows nested deeper than this are left out of the table and Markdown (not the JSON)."""
     lints: tuple[Lint, ...] = ()
@@ -59,6 +65,10 @@ class Summary:
     def confirmed(self) -> bool:
         return self.confirmed_by is not None
 
+    @property
+    def memory(self) -> Memory:
+        return count_memory(self.report, self.batch)
+
     def _shown_lints(self) -> list[str]:
         """The warnings, then (with ``notes`` or ``explain``) the notes, one line each."""
         warnings = [found.summary_line() for found in self.lints if found.is_warning]
@@ -69,15 +79,15 @@ class Summary:
 
     def to_table(self) -> str:
         warnings = self._shown_lints()
-        return render.table(self._shown(), self.confirmed_by, warnings,
-                            self.torchinfo_mult_adds) + self._sections()
+        return render.table(self._shown(), self.confirmed_by, warnings, self.confirmation,
+                            self.memory) + self._sections()
 
     def to_markdown(self) -> str:
         warnings = self._shown_lints()
         sections = self._sections()
         fenced = f"\n```text\n{sections.lstrip()}```\n" if sections else ""
-        return render.markdown(self._shown(), self.confirmed_by, warnings,
-                               self.torchinfo_mult_adds) + fenced
+        return render.markdown(self._shown(), self.confirmed_by, warnings, self.confirmation,
+                               self.memory) + fenced
 
     def _sections(self) -> str:
         """The explanation and the input sizes, when asked for, after a blank line each."""
@@ -105,11 +115,9 @@ class Summary:
             "schema_version": SCHEMA_VERSION,
             "netspec_version": __version__,
             "confirmed_by": self.confirmed_by,
-            "confirmation": None if self.confirmed_by is None else {
-                "confirmed_by": self.confirmed_by,
-                "torchinfo_mult_adds": self.torchinfo_mult_adds,
-            },
+            "confirmation": None if self.confirmation is None else dict(self.confirmation),
             **self.report.to_dict(),
+            "memory": self.memory.to_dict(),
             "lints": [warning.to_dict() for warning in self.lints],
         }
         if self.explain:
@@ -137,6 +145,7 @@ def summary(
     explain: bool = False,
     inputs: bool = False,
     notes: bool = False,
+    batch: int = 1,
 ) -> Summary:
     """Analyse a spec and, unless ``confirm=False``, confirm the analysis with torchinfo.
 
@@ -148,7 +157,8 @@ def summary(
     the meta device as fallback), so it costs no resident weight memory. Raises ``SpecError`` for a
     wrong spec and ``ConfirmationError`` (a netspec bug) when torch disagrees with the analysis.
     The summary lists the lint warnings (``notes`` or ``explain``: the notes too); ``explain``
-    adds each layer's arithmetic and ``inputs`` the valid and exact input sizes.
+    adds each layer's arithmetic and ``inputs`` the valid and exact input sizes; ``batch`` is
+    the batch size of the memory totals (``netspec.analysis.memory``).
     """
     spec = load(source, params=params)
     if input_shape is not None:
@@ -156,12 +166,14 @@ def summary(
     report = analyze(spec)
     if max_params is not None:  # what build() would refuse; the summary allocates nothing
         check_memory(report, spec, max_params, 4, "float32")
+    if batch < 1:
+        raise ValueError(f"batch must be a positive number of samples; received {batch}")
     result = Summary(report, depth=depth, lints=tuple(lint(spec, report)), explain=explain,
-                     notes=notes, input_sizes=tuple(input_sizes(spec)) if inputs else None)
+                     notes=notes, batch=batch,
+                     input_sizes=tuple(input_sizes(spec)) if inputs else None)
     if not confirm:
         return result
     from netspec.torch_side.confirm import confirm_report
 
     confirmed = confirm_report(spec, report)
-    return replace(result, confirmed_by=confirmed.confirmed_by,
-                   torchinfo_mult_adds=confirmed.torchinfo_mult_adds)
+    return replace(result, confirmed_by=confirmed.confirmed_by, confirmation=confirmed.to_dict())

@@ -26,7 +26,7 @@ TOTAL_KEYS = {
 }
 TOP_KEYS = {
     "schema_version", "netspec_version", "confirmed_by", "confirmation", "name", "input_shape",
-    "output_shape", "layers", "totals", "lints",
+    "output_shape", "layers", "totals", "lints", "memory",
 }
 
 
@@ -124,8 +124,9 @@ def test_json_schema_keys(confirmed: Summary) -> None:
     assert data["schema_version"] == SCHEMA_VERSION == 1
     assert data["netspec_version"] == netspec.__version__
     assert data["confirmed_by"] == f"torchinfo {torchinfo.__version__} and FlopCounterMode"
-    assert data["confirmation"] == {"confirmed_by": data["confirmed_by"],
-                                    "torchinfo_mult_adds": expected.TORCHINFO_MULT_ADDS}
+    assert data["confirmation"]["confirmed_by"] == data["confirmed_by"]
+    assert data["confirmation"]["torchinfo_mult_adds"] == expected.TORCHINFO_MULT_ADDS
+    assert data["confirmation"]["torchinfo_params_bytes"] == 4 * expected.TOTAL_PARAMS
     assert data["name"] == "conv_stack"
     assert data["input_shape"] == [3, 32, 32]
     assert data["output_shape"] == [4, 18, 14]
@@ -199,6 +200,7 @@ def test_documented_example_is_what_netspec_prints() -> None:
     documented["netspec_version"] = actual["netspec_version"]
     documented["confirmed_by"] = actual["confirmed_by"]
     documented["confirmation"]["confirmed_by"] = actual["confirmed_by"]
+    documented["memory"] = actual["memory"]  # checked by tests/analysis/test_memory.py
     assert documented == actual
 
 
