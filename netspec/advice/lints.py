@@ -12,28 +12,21 @@ layers inside it; the spec's top-level ``lint_ignore:`` silences it everywhere.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from math import prod
 from typing import TYPE_CHECKING, Any
 
-from netspec.core.errors import Problem, SpecPath, format_path
+from netspec.advice.lint_nodes import Finding, Node, nodes_of, parse_path, where
+from netspec.advice.lints_network import NETWORK_RULES, channels_last_input
+from netspec.core.errors import Problem, SpecPath
 from netspec.core.lint_codes import LINT_CODES, severity
-from netspec.core.window import ROW_WORDS, Window, axis_names, num
-from netspec.layers.base import LayerReport
+from netspec.core.window import ROW_WORDS, Window, axis_names
 
 if TYPE_CHECKING:
     from netspec.analysis.analysis import Report
-    from netspec.layers.base import Layer
     from netspec.reading.spec import Spec
 
-__all__ = ["LINT_CODES", "Lint", "lint"]
-
-FAR_LARGER = 5
-"""NS108 fires when the final receptive field exceeds this many times the input on an axis."""
-MOST = 0.5
-"""NS109 fires when one layer holds more than this share of all parameters."""
+__all__ = ["LINT_CODES", "Lint", "lint", "parse_path", "where"]
 
 
 @dataclass(frozen=True)
@@ -79,29 +72,12 @@ class Lint:
         return str(self.problem)
 
 
-@dataclass(frozen=True)
-class Node:
-    """A row with what the rules ask about its place: the row after it in the same list, its
-    enclosing rows, and whether it has rows inside it."""
-
-    row: LayerReport
-    layer: Layer
-    after: Node | None
-    ancestors: tuple[LayerReport, ...]
-    leaf: bool
-    path: SpecPath = ()
-    """Where the layer is written: ``("layers", 4, "Sequential", "layers", 0, "Conv2d")``."""
-
-
-Finding = tuple[str, str]  # (code, message)
-
-
 def lint(spec: Spec, report: Report | None = None) -> list[Lint]:
     """Every warning about ``spec``, in the order of its rows, located in its source."""
     from netspec.analysis.analysis import analyze
 
     report = report or analyze(spec)
-    nodes = _nodes(report.layers)
+    nodes = nodes_of(report.layers)
     ignored_everywhere = set(spec.lint_ignore)
     copies: dict[tuple[str, SpecPath, str], list[Node]] = {}
     for node, (code, message) in _findings(nodes, report):
@@ -140,37 +116,6 @@ def _findings(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Node, Fin
                 yield node, finding
     for network_rule in NETWORK_RULES:
         yield from network_rule(nodes, report)
-
-
-def _nodes(rows: Sequence[LayerReport]) -> list[Node]:
-    """Rows with their context; the row after one in its list is the next row at its depth
-    before any shallower one, with the next index (a new list restarts at 0)."""
-    nodes: list[Node] = []
-    stack: list[LayerReport] = []
-    paths: list[SpecPath] = []
-    for position, row in enumerate(rows):
-        del stack[row.depth:]
-        del paths[row.depth:]
-        # Row paths leave out the composites' kinds (``layers[4].body[0]``); the spec has them.
-        path = (*paths[-1], *parse_path(row.path[len(stack[-1].path):].lstrip("."))) if stack \
-            else parse_path(row.path)
-        end = position + 1  # past the rows inside this one
-        while end < len(rows) and rows[end].depth > row.depth:
-            end += 1
-        after = None
-        if end < len(rows) and (rows[end].depth, rows[end].index) == (row.depth, row.index + 1):
-            after = Node(rows[end], _layer(rows[end]), None, (), True)
-        leaf = position + 1 == len(rows) or rows[position + 1].depth <= row.depth
-        nodes.append(Node(row, _layer(row), after, tuple(stack), leaf, (*path, row.kind)))
-        stack.append(row)
-        paths.append((*path, row.kind))
-    return nodes
-
-
-def _layer(row: LayerReport) -> Layer:
-    if row.layer is None:
-        raise ValueError(f"row {row.path} carries no layer; lints need an analysed spec")
-    return row.layer
 
 
 # --- rules on one row ---
@@ -251,134 +196,12 @@ def activation_before_norm(node: Node) -> list[Finding]:
              "output before the nonlinearity")]
 
 
-def linear_on_a_map(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Node, Finding]]:
-    """NS110: a fully connected layer on a channels-first feature map that convolutions or pools
-    made, its spatial axes left: it maps each row separately; ``Flatten`` was meant."""
-    rank = len(report.input_shape)
-    windowed = False
-    for node in nodes:
-        if not node.leaf:
-            continue
-        shape = node.row.in_shape
-        if node.layer.is_fully_connected and windowed and len(shape) == rank >= 3:
-            flat = prod(shape)
-            yield node, ("NS110", f"it receives the feature map {_shape(shape)} and, as in "
-                         f"torch, maps only its last dim ({shape[-1]} values) at each of the "
-                         f"{prod(shape[:-1]):,} other positions, giving "
-                         f"{_shape(node.row.out_shape)}; to classify the map, put Flatten "
-                         f"before it (in_features would be {flat:,})")
-        windowed = windowed or bool(node.layer.windows(shape))
-
-
-def channels_last_input(nodes: Sequence[Node], report: Report) -> Iterator[Finding]:
-    """NS111: an input shaped like Keras's channels-last image ``[H, W, C]`` read by a
-    channels-first window (a convolution or pool) as ``[C, H, W]``."""
-    shape = report.input_shape
-    first = next((node for node in nodes if node.leaf), None)
-    if first is None or len(shape) < 3 or not first.layer.windows(shape):
-        return
-    if shape[-1] in (1, 3, 4) and shape[0] >= 4 * shape[-1] and shape[0] > 4:
-        fixed = [shape[-1], *shape[:-1]]
-        yield ("NS111", f"input {list(shape)} looks channels-last ([H, W, C], as Keras and "
-               f"images on disk have it), yet the first layer, {first.row.kind}, reads "
-               f"{shape[0]} channels: torch is channels-first; write input: {fixed}")
-
-
 ROW_RULES: tuple[Callable[[Node], list[Finding]], ...] = (
     even_kernel_padding,
     bias_before_norm,
     dropped_rows,
     dropout_before_batch_norm,
     activation_before_norm,
-)
-
-
-# --- rules on the whole network ---
-
-
-def collapsed_spatial(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Node, Finding]]:
-    """NS106: an axis shrinks to 1, and later layers still slide windows wider than 1 on it."""
-    rank = len(report.input_shape)
-    leaves = [n for n in nodes if n.leaf and len(n.row.in_shape) == len(n.row.out_shape) == rank]
-    collapsed: set[int] = set()
-    for position, node in enumerate(leaves):
-        axes = [
-            a for a in range(1, rank)
-            if a not in collapsed and node.row.in_shape[a] > 1 and node.row.out_shape[a] == 1
-        ]
-        collapsed.update(axes)
-        if not axes:
-            continue
-        wasted = [
-            later for later in leaves[position + 1:]
-            if any(later.row.in_shape[a] == 1 and w.span > 1
-                   for a, w in zip(range(1, rank), later.layer.windows(later.row.in_shape),
-                                   strict=False) if a in axes)
-        ]
-        if wasted:
-            names = " and ".join(axis_names(rank - 1)[a - 1] for a in axes)
-            first = wasted[0]
-            kernel = "x".join(str(w.kernel) for w in first.layer.windows(first.row.in_shape))
-            count = (f"{len(wasted)} later layers still slide" if len(wasted) > 1
-                     else "a later layer still slides")
-            yield node, ("NS106", f"the spatial size reaches 1 on {names} here "
-                         f"({_shape(node.row.out_shape)}), yet {count} windows "
-                         f"wider than 1 over it (first: {where(first.row)}, kernel {kernel}): "
-                         "they see mostly padding; downsample less, use a larger input, or "
-                         "use 1x1 kernels there")
-
-
-def receptive_field_vs_input(
-    nodes: Sequence[Node], report: Report
-) -> Iterator[tuple[Node, Finding]]:
-    """NS107/NS108: the final field against the input, per spatial axis."""
-    top = [node for node in nodes if node.row.depth == 0]
-    sizes = report.input_shape[1:]
-    if not top or not report.rf or len(report.rf) != len(sizes):
-        return
-    last = top[-1]
-    field = "x".join(num(axis.size) for axis in report.rf)
-    image = "x".join(map(str, sizes))
-    words = " and ".join(dict.fromkeys(ROW_WORDS.get(name, "positions")
-                                       for name in axis_names(len(sizes))))
-    if any(axis.size < n for axis, n in zip(report.rf, sizes, strict=True)):
-        if all(axis.positional for axis in report.rf):
-            advice = ("the head never sees the whole input. For one prediction per input, end "
-                      "with a global pool or Flatten + Linear; for dense outputs this is "
-                      "expected (lint_ignore: [NS107])")
-        else:
-            advice = f"{words} that floor division drops on the way never reach the head"
-        yield last, ("NS107", f"each output unit sees {field} of the {image} input: {advice}")
-    if any(axis.size > FAR_LARGER * n for axis, n in zip(report.rf, sizes, strict=True)):
-        yield last, ("NS108", f"the final receptive field {field} is more than {FAR_LARGER} "
-                     f"times the {image} input: the deepest layers mostly see padding; the "
-                     "network is deeper or downsamples later than this input size needs")
-
-
-def dominant_layer(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Node, Finding]]:
-    """NS109: one layer holds most of the parameters (the Linear after a large Flatten)."""
-    weighted = [node for node in nodes if node.leaf and node.row.params]
-    if len(weighted) < 2 or not report.params:
-        return
-    top = max(weighted, key=lambda node: node.row.params)
-    share = top.row.params / report.params
-    if share <= MOST:
-        return
-    message = f"holds {top.row.params:,} of the {report.params:,} parameters ({share:.0%})"
-    in_rf, flat = top.row.in_rf, top.row.in_shape
-    raw_input = len(flat) == 1 and flat[0] == prod(report.input_shape)  # an MLP on the input
-    if len(flat) == 1 and in_rf and not any(a.positional for a in in_rf) and not raw_input:
-        message += (f"; its input is a flattened feature map of {top.row.in_shape[0]:,} values: "
-                    "pooling the map smaller before Flatten (an adaptive average pool) or "
-                    "fewer channels would shrink it")
-    yield top, ("NS109", message)
-
-
-NETWORK_RULES: tuple[Callable[[Sequence[Node], Report], Iterator[tuple[Node, Finding]]], ...] = (
-    collapsed_spatial,
-    receptive_field_vs_input,
-    dominant_layer,
-    linear_on_a_map,
 )
 
 
@@ -403,24 +226,3 @@ def _merge_axes(phrases: list[tuple[str, str]]) -> list[str]:
     for name, phrase in phrases:
         merged.setdefault(phrase, []).append(name)
     return [f"on {' and '.join(names)}, {phrase}" for phrase, names in merged.items()]
-
-
-def _shape(shape: Sequence[int]) -> str:
-    return "[" + ", ".join(map(str, shape)) + "]"
-
-
-def where(row: LayerReport) -> str:
-    """``layers[7] Linear (f5)``: the row's spec path, kind and name when it has one."""
-    named = f" ({row.name})" if row.name != str(row.index) else ""
-    return f"{row.path} {row.kind}{named}"
-
-
-_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def parse_path(text: str) -> SpecPath:
-    """``layers[2].Residual.body[0]`` -> ``("layers", 2, "Residual", "body", 0)``."""
-    path = tuple(int(index) if index else name for name, index in _PART.findall(text))
-    if format_path(path) != text:
-        raise ValueError(f"not a spec path: {text!r}")
-    return path

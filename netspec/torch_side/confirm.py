@@ -30,6 +30,7 @@ This module imports torch and torchinfo; ``netspec.summary`` imports it only whe
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
@@ -98,7 +99,17 @@ def confirm_report(spec: Spec, report: Report) -> Confirmation:
     MACs come from ``FlopCounterMode`` on the meta device. torchinfo runs first on an empty
     batch (``netspec.empty_batch``: no weight memory); only when that cannot run or disagrees
     does its meta-device run decide, so every error comes from the meta-device run.
+
+    torch's own warnings on the way (``padding='same'`` with an even kernel may copy the input)
+    are not shown: they speak of torch's internals, and netspec's lints say what matters in
+    netspec's words (NS101 for that one).
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return _confirm(spec, report)
+
+
+def _confirm(spec: Spec, report: Report) -> Confirmation:
     macs = _flop_counter(spec, report)
     try:
         model, stats = run_on_empty_batch(spec, report)

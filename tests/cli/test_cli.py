@@ -316,3 +316,27 @@ def test_setting_a_parameter_of_a_spec_without_params_says_so() -> None:
 def test_load_names_a_directory_given_as_text(tmp_path: Path) -> None:
     with pytest.raises(netspec.SpecError, match="is a directory, not a spec file"):
         netspec.load(str(tmp_path))
+
+
+def test_a_sweeps_lines_name_the_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    path = tmp_path / "sweep.yaml"
+    path.write_text("params: {width: 4}\ninput: [8]\nlayers:\n  - Linear: {out_features: width}\n")
+    for width in (8, 16):
+        assert cli.main(["check", str(path), "--set", f"width={width}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # Linear 8 -> width: 8*width + width parameters
+    assert lines == [f"{path} (width=8): ok (1 layer, 72 params, 64 MACs, out [8])",
+                     f"{path} (width=16): ok (1 layer, 144 params, 128 MACs, out [16])"]
+
+
+def test_check_says_when_build_would_refuse_for_size(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "huge.yaml"  # 100,000 x 30,000 weights: 3e9, above build's 2e9
+    path.write_text("input: [100000]\nlayers:\n  - Linear: {out_features: 30000}\n")
+    assert cli.main(["check", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.endswith("; 1 warning)\n")
+    assert err.startswith(f"{path}:3:5: layers[0]: warning: build() would refuse this network: "
+                          "building would allocate 3,000,030,000 parameter")
+    assert cli.main(["check", str(path), "--strict"]) == 1

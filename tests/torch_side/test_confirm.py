@@ -218,3 +218,12 @@ def test_confirm_report_returns_the_versions_and_torchinfos_own_count() -> None:
     confirmed = confirm_report(spec, netspec.analyze(spec))
     assert confirmed.confirmed_by == f"torchinfo {torchinfo.__version__} and FlopCounterMode"
     assert confirmed.torchinfo_mult_adds == expected.TORCHINFO_MULT_ADDS
+
+
+def test_torchs_own_warnings_are_not_shown(recwarn: pytest.WarningsRecorder) -> None:
+    """An even kernel with padding 'same' makes torch warn about a padded copy; NS101 already
+    says what matters, in netspec's words."""
+    spec = {"input": [3, 16, 16], "lint_ignore": ["NS101"], "layers": [
+        {"Conv2d": {"out_channels": 4, "kernel_size": 4, "padding": "same"}}]}
+    assert netspec.summary(spec).confirmed
+    assert [str(w.message) for w in recwarn if issubclass(w.category, UserWarning)] == []
