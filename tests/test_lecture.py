@@ -123,7 +123,7 @@ def test_stride_cuts_the_work_of_the_next_layers() -> None:
     follow = {"Conv2d": {"out_channels": 16, "kernel_size": 3, "padding": 1}}
     plain = netspec.analyze(netspec.load({"input": [3, 64, 64], "layers": [layers[0], follow]}))
     strided = netspec.analyze(netspec.load({"input": [3, 64, 64], "layers": [layers[1], follow]}))
-    per_position = 16 * 16 * 3 * 3 + 16  # weights and bias, once per output position
+    per_position = 16 * 16 * 3 * 3  # 16 outputs, each 16*3*3 products (the bias is no product)
     assert plain.layers[1].macs == per_position * 64 * 64
     assert strided.layers[1].macs == per_position * 32 * 32
 

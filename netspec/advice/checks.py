@@ -14,10 +14,12 @@ from typing import Any
 
 from netspec.advice.expect import check_expectations
 from netspec.advice.lints import Lint, lint
-from netspec.analysis.analysis import Report, analyze, load
+from netspec.analysis.analysis import Report, analyze, check_memory, load
 from netspec.analysis.inputs import AxisSizes, input_sizes
-from netspec.core.errors import NetspecError, Problem
+from netspec.core.errors import LimitError, NetspecError, Problem
+from netspec.core.limits import DEFAULT_MAX_PARAMS
 from netspec.reading.loader import SpecSource
+from netspec.reading.spec import Spec
 
 
 @dataclass(frozen=True)
@@ -29,14 +31,21 @@ class CheckResult:
     errors: tuple[Problem, ...] = ()
     warnings: tuple[Lint, ...] = ()
     input_sizes: tuple[AxisSizes, ...] | None = None
+    too_large: tuple[Problem, ...] = ()
+    """Why ``build`` would refuse the network for its size (its default ``max_params``)."""
+
+    @property
+    def warning_count(self) -> int:
+        return len(self.warnings) + len(self.too_large)
 
     def failed(self, strict: bool = False) -> bool:
-        return bool(self.errors) or (strict and bool(self.warnings))
+        return bool(self.errors) or (strict and bool(self.warning_count))
 
     def entries(self) -> list[dict[str, Any]]:
         """The JSON objects of ``netspec check --format json``: errors, then warnings."""
         errors = [{**p.to_dict(), "severity": "error", "code": None} for p in self.errors]
-        return errors + [warning.to_dict() for warning in self.warnings]
+        large = [{**p.to_dict(), "severity": "warning", "code": None} for p in self.too_large]
+        return errors + large + [warning.to_dict() for warning in self.warnings]
 
 
 def check_spec(
@@ -44,12 +53,14 @@ def check_spec(
 ) -> CheckResult:
     """Load and analyse ``source``; check its expectations and lints; search its input sizes
     when ``inputs``. Never raises for a wrong spec: its problems are the result's errors."""
-    label = str(source) if not isinstance(source, dict) else "<spec>"
+    path = str(source) if not isinstance(source, dict) else "<spec>"
+    # a sweep (--set width=8, --set width=16...) names the values on each line
+    label = path + (f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else "")
     try:
         spec = load(source, params=params)
         report = analyze(spec)
     except NetspecError as error:
-        file = label if label != "<spec>" else None
+        file = path if path != "<spec>" else None
         return CheckResult(label, None, tuple(
             p if p.file or file is None else replace(p, file=file) for p in error.problems))
     errors = tuple(check_expectations(spec, report))
@@ -59,7 +70,18 @@ def check_spec(
             sizes = tuple(input_sizes(spec))
         except NetspecError as error:  # the search's work budget: said, and the check fails
             errors += error.problems
-    return CheckResult(label, report, errors, tuple(lint(spec, report)), sizes)
+    warnings = tuple(found for found in lint(spec, report) if found.is_warning)  # notes: summary
+    return CheckResult(label, report, errors, warnings, sizes, _too_large(report, spec))
+
+
+def _too_large(report: Report, spec: Spec) -> tuple[Problem, ...]:
+    """``build``'s own refusal (``check_memory`` at its default limit), as a warning."""
+    try:
+        check_memory(report, spec, DEFAULT_MAX_PARAMS, 4, "float32")
+    except LimitError as error:
+        return tuple(replace(p, message=f"warning: build() would refuse this network: "
+                             f"{p.message}") for p in error.problems)
+    return ()
 
 
 def print_results(
@@ -82,12 +104,14 @@ def print_results(
 def _print_text(result: CheckResult, strict: bool) -> None:
     for problem in result.errors:
         print(problem, file=sys.stderr)
+    for problem in result.too_large:
+        print(problem, file=sys.stderr)
     for warning in result.warnings:
         print(warning, file=sys.stderr)
     report = result.report
     if report is None or result.errors:
         return
-    count = len(result.warnings)
+    count = result.warning_count
     warned = f"; {count} warning{'s' if count != 1 else ''}" if count else ""
     if result.failed(strict):
         print(f"{result.label}: failed: {count} warning{'s' if count != 1 else ''} (--strict)",

@@ -12,34 +12,29 @@ layers inside it; the spec's top-level ``lint_ignore:`` silences it everywhere.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from math import prod
 from typing import TYPE_CHECKING, Any
 
-from netspec.core.errors import NetspecError, Problem, SpecError, SpecPath, format_path
-from netspec.core.lint_codes import LINT_CODES
-from netspec.core.window import ROW_WORDS, Window, axis_names, num
-from netspec.layers.base import LayerReport
+from netspec.advice.lint_nodes import Finding, Node, nodes_of, parse_path, where
+from netspec.advice.lints_network import NETWORK_RULES, channels_last_input
+from netspec.core.errors import NetspecError, Problem, SpecError, SpecPath
+from netspec.core.lint_codes import LINT_CODES, severity
+from netspec.core.window import ROW_WORDS, Window, axis_names
 from netspec.layers.plugins import blamed, describe
 
 if TYPE_CHECKING:
     from netspec.analysis.analysis import Report
-    from netspec.layers.base import Layer
     from netspec.reading.spec import Spec
 
-__all__ = ["LINT_CODES", "Lint", "lint"]
-
-FAR_LARGER = 5
-"""NS108 fires when the final receptive field exceeds this many times the input on an axis."""
-MOST = 0.5
-"""NS109 fires when one layer holds more than this share of all parameters."""
+__all__ = ["LINT_CODES", "Lint", "lint", "parse_path", "where"]
 
 
 @dataclass(frozen=True)
 class Lint:
-    """One warning: a code, the rule broken with its numbers, and the layer it is about."""
+    """One warning or note: a code, the rule broken with its numbers, and the layer it is about.
+    A warning is something a careful practitioner would change; a note is a fact worth
+    knowing that textbook networks show by design (``netspec.core.lint_codes.NOTES``)."""
 
     code: str
     message: str
@@ -51,9 +46,18 @@ class Lint:
     column: int | None = None
 
     @property
+    def severity(self) -> str:
+        """``"warning"`` or ``"note"``."""
+        return severity(self.code)
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == "warning"
+
+    @property
     def problem(self) -> Problem:
-        """As a located problem: ``file:line:col: path: warning NS103: message``."""
-        text = f"warning {self.code}: {self.message}"
+        """As a located problem: ``file:line:col: path: warning NS102: message``."""
+        text = f"{self.severity} {self.code}: {self.message}"
         return Problem(text, self.path, self.file, self.line, self.column)
 
     def summary_line(self) -> str:
@@ -63,27 +67,10 @@ class Lint:
     def to_dict(self) -> dict[str, Any]:
         """``netspec check --format json`` entry: a problem with a severity and a code."""
         return {**Problem(self.message, self.path, self.file, self.line, self.column).to_dict(),
-                "severity": "warning", "code": self.code}
+                "severity": self.severity, "code": self.code}
 
     def __str__(self) -> str:
         return str(self.problem)
-
-
-@dataclass(frozen=True)
-class Node:
-    """A row with what the rules ask about its place: the row after it in the same list, its
-    enclosing rows, and whether it has rows inside it."""
-
-    row: LayerReport
-    layer: Layer
-    after: Node | None
-    ancestors: tuple[LayerReport, ...]
-    leaf: bool
-    path: SpecPath = ()
-    """Where the layer is written: ``("layers", 4, "Sequential", "layers", 0, "Conv2d")``."""
-
-
-Finding = tuple[str, str]  # (code, message)
 
 
 def lint(spec: Spec, report: Report | None = None) -> list[Lint]:
@@ -91,7 +78,7 @@ def lint(spec: Spec, report: Report | None = None) -> list[Lint]:
     from netspec.analysis.analysis import analyze
 
     report = report or analyze(spec)
-    nodes = _nodes(report.layers)
+    nodes = nodes_of(report.layers)
     ignored_everywhere = set(spec.lint_ignore)
     copies: dict[tuple[str, SpecPath, str], list[Node]] = {}
     for node, (code, message) in _asked(spec, nodes, report):
@@ -111,7 +98,16 @@ def lint(spec: Spec, report: Report | None = None) -> list[Lint]:
         warning = Lint(code, message, path, where(same[0].row), problem.file, problem.line,
                        problem.column)
         found.append((order[id(same[0])], code, warning))
-    return [warning for _, _, warning in sorted(found, key=lambda item: item[:2])]
+    at_input = [Lint(code, message, ("input",), "input", *_located(spec, ("input",), message))
+                for code, message in channels_last_input(nodes, report)
+                if code not in ignored_everywhere]
+    return at_input + [warning for _, _, warning in sorted(found, key=lambda item: item[:2])]
+
+
+def _located(spec: Spec, path: SpecPath, message: str) -> tuple[str | None, int | None,
+                                                                 int | None]:
+    problem = spec.source.problem(path, message)
+    return problem.file, problem.line, problem.column
 
 
 def _asked(spec: Spec, nodes: Sequence[Node], report: Report) -> list[tuple[Node, Finding]]:
@@ -138,37 +134,6 @@ def _findings(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Node, Fin
                 yield node, finding
     for network_rule in NETWORK_RULES:
         yield from network_rule(nodes, report)
-
-
-def _nodes(rows: Sequence[LayerReport]) -> list[Node]:
-    """Rows with their context; the row after one in its list is the next row at its depth
-    before any shallower one, with the next index (a new list restarts at 0)."""
-    nodes: list[Node] = []
-    stack: list[LayerReport] = []
-    paths: list[SpecPath] = []
-    for position, row in enumerate(rows):
-        del stack[row.depth:]
-        del paths[row.depth:]
-        # Row paths leave out the composites' kinds (``layers[4].body[0]``); the spec has them.
-        path = (*paths[-1], *parse_path(row.path[len(stack[-1].path):].lstrip("."))) if stack \
-            else parse_path(row.path)
-        end = position + 1  # past the rows inside this one
-        while end < len(rows) and rows[end].depth > row.depth:
-            end += 1
-        after = None
-        if end < len(rows) and (rows[end].depth, rows[end].index) == (row.depth, row.index + 1):
-            after = Node(rows[end], _layer(rows[end]), None, (), True)
-        leaf = position + 1 == len(rows) or rows[position + 1].depth <= row.depth
-        nodes.append(Node(row, _layer(row), after, tuple(stack), leaf, (*path, row.kind)))
-        stack.append(row)
-        paths.append((*path, row.kind))
-    return nodes
-
-
-def _layer(row: LayerReport) -> Layer:
-    if row.layer is None:
-        raise ValueError(f"row {row.path} carries no layer; lints need an analysed spec")
-    return row.layer
 
 
 # --- rules on one row ---
@@ -269,96 +234,6 @@ ROW_RULES: tuple[Callable[[Node], list[Finding]], ...] = (
 )
 
 
-# --- rules on the whole network ---
-
-
-def collapsed_spatial(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Node, Finding]]:
-    """NS106: an axis shrinks to 1, and later layers still slide windows wider than 1 on it."""
-    rank = len(report.input_shape)
-    leaves = [n for n in nodes if n.leaf and len(n.row.in_shape) == len(n.row.out_shape) == rank]
-    collapsed: set[int] = set()
-    for position, node in enumerate(leaves):
-        axes = [
-            a for a in range(1, rank)
-            if a not in collapsed and node.row.in_shape[a] > 1 and node.row.out_shape[a] == 1
-        ]
-        collapsed.update(axes)
-        if not axes:
-            continue
-        wasted = [
-            later for later in leaves[position + 1:]
-            if any(later.row.in_shape[a] == 1 and w.span > 1
-                   for a, w in zip(range(1, rank), later.layer.windows(later.row.in_shape),
-                                   strict=False) if a in axes)
-        ]
-        if wasted:
-            names = " and ".join(axis_names(rank - 1)[a - 1] for a in axes)
-            first = wasted[0]
-            kernel = "x".join(str(w.kernel) for w in first.layer.windows(first.row.in_shape))
-            count = f"{len(wasted)} later layer{'s' if len(wasted) > 1 else ''}"
-            yield node, ("NS106", f"the spatial size reaches 1 on {names} here "
-                         f"({_shape(node.row.out_shape)}), yet {count} still slide windows "
-                         f"wider than 1 over it (first: {where(first.row)}, kernel {kernel}): "
-                         "they see mostly padding; downsample less, use a larger input, or "
-                         "use 1x1 kernels there")
-
-
-def receptive_field_vs_input(
-    nodes: Sequence[Node], report: Report
-) -> Iterator[tuple[Node, Finding]]:
-    """NS107/NS108: the final field against the input, per spatial axis."""
-    top = [node for node in nodes if node.row.depth == 0]
-    sizes = report.input_shape[1:]
-    if not top or not report.rf or len(report.rf) != len(sizes):
-        return
-    if not all(axis.known for axis in report.rf):  # a plugin kind did not say
-        return
-    last = top[-1]
-    field = "x".join(num(axis.size) for axis in report.rf)
-    image = "x".join(map(str, sizes))
-    words = " and ".join(dict.fromkeys(ROW_WORDS.get(name, "positions")
-                                       for name in axis_names(len(sizes))))
-    if any(axis.size < n for axis, n in zip(report.rf, sizes, strict=True)):
-        if all(axis.positional for axis in report.rf):
-            advice = ("the head never sees the whole input. For one prediction per input, end "
-                      "with a global pool or Flatten + Linear; for dense outputs this is "
-                      "expected (lint_ignore: [NS107])")
-        else:
-            advice = f"{words} dropped on the way (NS103) never reach the head"
-        yield last, ("NS107", f"each output unit sees {field} of the {image} input: {advice}")
-    if any(axis.size > FAR_LARGER * n for axis, n in zip(report.rf, sizes, strict=True)):
-        yield last, ("NS108", f"the final receptive field {field} is more than {FAR_LARGER} "
-                     f"times the {image} input: the deepest layers mostly see padding; the "
-                     "network is deeper or downsamples later than this input size needs")
-
-
-def dominant_layer(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Node, Finding]]:
-    """NS109: one layer holds most of the parameters (the Linear after a large Flatten)."""
-    weighted = [node for node in nodes if node.leaf and node.row.params]
-    if len(weighted) < 2 or not report.params:
-        return
-    top = max(weighted, key=lambda node: node.row.params)
-    share = top.row.params / report.params
-    if share <= MOST:
-        return
-    message = f"holds {top.row.params:,} of the {report.params:,} parameters ({share:.0%})"
-    in_rf, flat = top.row.in_rf, top.row.in_shape
-    raw_input = len(flat) == 1 and flat[0] == prod(report.input_shape)  # an MLP on the input
-    flattened = in_rf and not any(a.positional for a in in_rf) and all(a.known for a in in_rf)
-    if len(flat) == 1 and flattened and not raw_input:
-        message += (f"; its input is a flattened feature map of {top.row.in_shape[0]:,} values: "
-                    "pooling the map smaller before Flatten (an adaptive average pool) or "
-                    "fewer channels would shrink it")
-    yield top, ("NS109", message)
-
-
-NETWORK_RULES: tuple[Callable[[Sequence[Node], Report], Iterator[tuple[Node, Finding]]], ...] = (
-    collapsed_spatial,
-    receptive_field_vs_input,
-    dominant_layer,
-)
-
-
 # --- helpers ---
 
 
@@ -380,24 +255,3 @@ def _merge_axes(phrases: list[tuple[str, str]]) -> list[str]:
     for name, phrase in phrases:
         merged.setdefault(phrase, []).append(name)
     return [f"on {' and '.join(names)}, {phrase}" for phrase, names in merged.items()]
-
-
-def _shape(shape: Sequence[int]) -> str:
-    return "[" + ", ".join(map(str, shape)) + "]"
-
-
-def where(row: LayerReport) -> str:
-    """``layers[7] Linear (f5)``: the row's spec path, kind and name when it has one."""
-    named = f" ({row.name})" if row.name != str(row.index) else ""
-    return f"{row.path} {row.kind}{named}"
-
-
-_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def parse_path(text: str) -> SpecPath:
-    """``layers[2].Residual.body[0]`` -> ``("layers", 2, "Residual", "body", 0)``."""
-    path = tuple(int(index) if index else name for name, index in _PART.findall(text))
-    if format_path(path) != text:
-        raise ValueError(f"not a spec path: {text!r}")
-    return path

@@ -12,7 +12,7 @@ from typing import Any
 
 from netspec.analysis.limits import check_size
 from netspec.analysis.memo import once_per_spec
-from netspec.core.errors import LimitError, NetspecError
+from netspec.core.errors import LimitError, NetspecError, Problem
 from netspec.core.limits import bytes_text
 from netspec.core.shapes import AxisRF, Shape
 from netspec.layers.base import RF, LayerReport, rf_to_dicts, sum_macs
@@ -95,8 +95,33 @@ def analyze(spec: Spec) -> Report:
         rows, _, rf = walk(spec.layers, tuple(spec.input), input_rf(tuple(spec.input)), ("layers",))
     except NetspecError as error:
         located = [spec.source.locate(p) for p in error.within(("layers",)).problems]
-        raise type(error)(located) from None
+        raise type(error)([*_input_hints(spec), *located]) from None
     return Report(spec.name, tuple(spec.input), tuple(rows), rf)
+
+
+def _input_hints(spec: Spec) -> list[Problem]:
+    """A problem at ``input:`` when the network fails on it but takes it fixed: without a
+    leading batch dimension of 1 (torchinfo's habit, ``[1, 1, 28, 28]``), or channels-first
+    (Keras's ``[28, 28, 3]``); else none."""
+    shape = tuple(spec.input)
+    if len(shape) >= 2 and shape[0] == 1 and _fits(spec, shape[1:]):
+        return [spec.source.problem(("input",), (
+            f"input {list(shape)} starts with a batch dimension: `input:` is one sample, "
+            f"without the batch; drop the batch dimension: input: {list(shape[1:])}"))]
+    first = (shape[-1], *shape[:-1])
+    if len(shape) >= 3 and shape[-1] in (1, 3, 4) and shape[0] > 4 and _fits(spec, first):
+        return [spec.source.problem(("input",), (
+            f"input {list(shape)} looks channels-last ([H, W, C], as Keras has it); torch is "
+            f"channels-first: input: {list(first)}"))]
+    return []
+
+
+def _fits(spec: Spec, shape: Shape) -> bool:
+    try:
+        walk(spec.layers, shape, input_rf(shape), ("layers",))
+    except NetspecError:
+        return False
+    return True
 
 
 def load(source: SpecSource, *, params: Mapping[str, Any] | None = None) -> Spec:

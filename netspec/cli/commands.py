@@ -122,6 +122,15 @@ def _add_summary(commands: Commands) -> None:
         help="under the table, each layer's arithmetic with the numbers substituted",
     )
     summary.add_argument(
+        "--batch", type=max_params, default=1, metavar="N",
+        help="give the memory totals for a batch of N samples (default 1)",
+    )
+    summary.add_argument(
+        "--notes", action="store_true",
+        help="under the table, the lint notes too (facts worth knowing, such as where the "
+        "parameters sit; docs/lints.md), not only the warnings",
+    )
+    summary.add_argument(
         "--inputs", action="store_true",
         help="under the table, the valid and exact input sizes per spatial axis",
     )
@@ -205,7 +214,8 @@ def run_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     result = summary(
         args.spec, input_shape=args.input, confirm=not args.no_confirm,
         params=dict(args.params), depth=args.depth, max_params=args.max_params,
-        explain=args.explain, inputs=args.inputs, weights=args.weights,
+        explain=args.explain, inputs=args.inputs, weights=args.weights, notes=args.notes,
+        batch=args.batch,
     )
     if args.format == "json":
         print(result.to_json())

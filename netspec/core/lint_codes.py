@@ -17,8 +17,20 @@ LINT_CODES: dict[str, str] = {
     "NS108": "final receptive field far larger than the input",
     "NS109": "one layer holds most of the parameters",
     "NS110": "stochastic depth outside a residual branch",
+    "NS111": "Linear on a feature map with spatial axes left",
+    "NS112": "input looks channels-last",
 }
 """Code -> one-line title. The explanation of each is in docs/lints.md."""
+
+NOTES: frozenset[str] = frozenset({"NS103", "NS107", "NS108", "NS109"})
+"""Codes that are notes, not warnings: facts worth teaching (where the parameters sit, which
+rows a stride drops, how large the field grows) that textbook networks show by design. Notes
+appear in ``summary --notes``, ``--explain`` and the JSON, never in ``check``."""
+
+
+def severity(code: str) -> str:
+    """``"note"`` or ``"warning"``."""
+    return "note" if code in NOTES else "warning"
 
 
 def check_codes(codes: tuple[str, ...]) -> tuple[str, ...]:

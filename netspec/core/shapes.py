@@ -124,7 +124,7 @@ def upsample_output_size(size: int, scale_factor: float) -> int:
     return math.floor(float(size) * scale_factor)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AxisRF:
     """Receptive field along one spatial axis of the network input.
 
@@ -201,6 +201,27 @@ class AxisRF:
         k = max(extent, 1)
         seen = self.through_window(k, k, 0, 1)
         return AxisRF(seen.size, seen.jump, seen.start, positional=False)
+
+    def __repr__(self) -> str:
+        """``AxisRF(size=53, jump=8, start=0.5)``: plain numbers, not ``Fraction(53, 1)``."""
+        whole = "" if self.positional else ", positional=False"
+        return (f"AxisRF(size={_plain(self.size)}, jump={_plain(self.jump)}, "
+                f"start={_plain(self.start)}{whole})")
+
+    def __str__(self) -> str:
+        """``53 (jump 8, start 0.5)``, or ``53 (whole axis)`` once flattened or pooled."""
+        if not self.positional:
+            return f"{_plain(self.size)} (whole axis)"
+        return f"{_plain(self.size)} (jump {_plain(self.jump)}, start {_plain(self.start)})"
+
+
+def _plain(value: Fraction) -> str:
+    """``53``, ``0.5``, or ``1/3`` when no short decimal is exact."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    as_float = float(value)
+    return repr(as_float) if Fraction(as_float) == value and len(repr(as_float)) <= 8 else (
+        f"{value.numerator}/{value.denominator}")
 
 
 def number(value: Fraction) -> int | float:

@@ -163,6 +163,9 @@ class Layer(BaseModel):
     """The module of a user's kind registered with ``netspec.register_kind``; empty for netspec's.
     A plugin kind that does not define ``receptive_field`` or ``macs`` reports them as unknown,
     and errors inside its rules name it (``netspec.layers.plugins``)."""
+    is_fully_connected: ClassVar[bool] = False
+    """Maps the last dim of its input, whatever the rank (Linear): after a convolution, without
+    Flatten, it maps each row of the feature map separately."""
 
     name: ModuleName | None = Field(
         default=None, description="Name of this module in the built nn.Sequential."
@@ -218,14 +221,22 @@ class Layer(BaseModel):
         """Buffer elements (running statistics...). Default: none."""
         return 0
 
-    def macs(self, in_shape: Shape, out_shape: Shape) -> int | None:
-        """Multiply-accumulates for one sample, counted as torchinfo counts them (None: unknown,
-        as for a plugin kind that does not define this).
+    def buffer_dtypes(self, in_shape: Shape) -> dict[str, int]:
+        """Buffer elements by dtype (``{"float32": ...}``). Default: all float32."""
+        count = self.buffer_count(in_shape)
+        return {"float32": count} if count else {}
 
-        torchinfo charges a layer that is not a convolution one MAC per weight and bias element
-        per sample, and nothing for a layer without parameters. Convolutions override this.
+
+    def macs(self, in_shape: Shape, out_shape: Shape) -> int | None:
+        """Multiply-accumulates of matrix products for one sample, as the field counts them
+        (None: unknown, as for a plugin kind that does not define this).
+
+        Only convolutions (without the bias), linear layers (at every position) and matrix
+        products count, as ``torch.utils.flop_counter.FlopCounterMode`` does (its FLOPs / 2) and
+        as papers and torchvision publish them; norms, activations, pools and elementwise
+        arithmetic count 0. Default: 0; the kinds that multiply matrices override this.
         """
-        return self.parameter_count(in_shape)
+        return 0
 
     def torch_kwargs(self, in_shape: Shape) -> dict[str, Any]:
         """Keyword arguments for ``torch.nn.<kind>``: the spec's arguments plus inferred ones."""

@@ -85,23 +85,31 @@ class _ConvBase(Layer):
         return weights + (self.out_channels if self.bias else 0)
 
     def macs(self, in_shape: Shape, out_shape: Shape) -> int:
-        """torchinfo's count: every weight and bias element once per output position."""
-        return self.parameter_count(in_shape) * prod(out_shape[1:])
+        """``out_elements * (C_in / groups) * prod(kernel)``: each output element is one dot
+        product of a kernel with its window; the bias is an addition, not counted."""
+        kernel = prod(per_axis(self.kernel_size, self.rank))
+        return prod(out_shape) * (in_shape[0] // self.groups) * kernel
 
     def channel_bias(self, in_shape: Shape) -> int:
         return self.out_channels if self.bias else 0
 
     def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
-        """``params = 6*(1*5*5) + 6 = 156`` (``in/groups`` when grouped), ``MACs = 156*(28*28)``."""
+        """``params = 6*(1*5*5) + 6 = 156`` (``in/groups`` when grouped), and the MACs:
+        ``MACs = (6*28*28)*(1*5*5) = 117600``, output elements times one window's products."""
         kernel = "*".join(map(str, per_axis(self.kernel_size, self.rank)))
         inputs = f"{in_shape[0]}/{self.groups}" if self.groups > 1 else str(in_shape[0])
         bias = f" + {self.out_channels}" if self.bias else ""
         params = self.parameter_count(in_shape)
-        positions = "*".join(map(str, out_shape[1:]))
         return [
             f"params = {self.out_channels}*({inputs}*{kernel}){bias} = {params}",
-            f"MACs = {params}*({positions}) = {self.macs(in_shape, out_shape)}",
+            f"MACs = {self._mac_terms(in_shape, out_shape, inputs, kernel)} = "
+            f"{self.macs(in_shape, out_shape):,} (bias not counted)",
         ]
+
+    def _mac_terms(self, in_shape: Shape, out_shape: Shape, inputs: str, kernel: str) -> str:
+        """``(out elements)*(in/groups*kernel)``."""
+        elements = "*".join(map(str, out_shape))
+        return f"({elements})*({inputs}*{kernel})"
 
     def _output(self, in_shape: Shape, sizes: list[int]) -> Shape:
         if any(size < 1 for size in sizes):
@@ -258,6 +266,19 @@ class ConvTransposeNd(_ConvBase):
             per_axis(self.output_padding, self.rank),
             strict=True,
         )
+
+    def macs(self, in_shape: Shape, out_shape: Shape) -> int:
+        """``in_elements * (C_out / groups) * prod(kernel)``: every input element is scattered
+        through a kernel into ``C_out / groups`` channels (``FlopCounterMode``'s count)."""
+        kernel = prod(per_axis(self.kernel_size, self.rank))
+        return prod(in_shape) * (self.out_channels // self.groups) * kernel
+
+    def _mac_terms(self, in_shape: Shape, out_shape: Shape, inputs: str, kernel: str) -> str:
+        """``(in elements)*(out/groups*kernel)``."""
+        elements = "*".join(map(str, in_shape))
+        outputs = f"{self.out_channels}/{self.groups}" if self.groups > 1 else str(
+            self.out_channels)
+        return f"({elements})*({outputs}*{kernel})"
 
     def explain_shape(self, in_shape: Shape, out_shape: Shape) -> list[str]:
         """``H_out = (14-1)*2 - 2*0 + 1*(2-1) + 0 + 1 = 28``."""

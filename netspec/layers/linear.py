@@ -33,9 +33,8 @@ class Linear(Layer):
     Parameters:
         ``in_features * out_features`` weights, plus ``out_features`` with ``bias``.
     MACs:
-        torchinfo's count, one per weight and bias element per sample. On a sample of higher
-        rank the layer really does that many for each position of the leading dims
-        (``prod(in_shape[:-1])`` times as many); torchinfo, and so netspec, counts them once.
+        ``in_features * out_features`` at every position of the leading dims,
+        ``prod(in_shape[:-1]) * in_features * out_features``; the bias is not counted.
     Example::
 
         - Flatten
@@ -43,6 +42,7 @@ class Linear(Layer):
     """
 
     kind = "Linear"
+    is_fully_connected = True
     inferred: ClassVar[tuple[str, ...]] = ("in_features",)
 
     in_features: PositiveInt | None = Field(
@@ -91,11 +91,19 @@ class Linear(Layer):
         """On ``[F]`` samples the bias is one constant per feature (the channel dim)."""
         return self.out_features if self.bias and len(in_shape) == 1 else 0
 
+    def macs(self, in_shape: Shape, out_shape: Shape) -> int:
+        """``prod(leading dims) * in_features * out_features``: one matrix product per row."""
+        return prod(in_shape[:-1]) * in_shape[-1] * self.out_features
+
     def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
-        """``params = 120*400 + 120 = 48120``; torchinfo charges one MAC per parameter."""
+        """``params = 120*400 + 120 = 48120``, ``MACs = 400*120 = 48,000`` (per leading
+        position: ``(64*7)*7*10`` on ``[64, 7, 7]``)."""
         bias = f" + {self.out_features}" if self.bias else ""
         params = self.parameter_count(in_shape)
+        rows = "*".join(map(str, in_shape[:-1]))
+        positions = f"({rows})*" if rows else ""
         return [
             f"params = {self.out_features}*{in_shape[-1]}{bias} = {params}",
-            f"MACs = params = {self.macs(in_shape, out_shape)}",
+            f"MACs = {positions}{in_shape[-1]}*{self.out_features} = "
+            f"{self.macs(in_shape, out_shape):,} (bias not counted)",
         ]

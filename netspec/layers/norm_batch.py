@@ -58,11 +58,11 @@ def _affine_count(channels: int, affine: bool, bias: bool) -> int:
 
 
 def affine_lines(elements: str, count: int, bias: bool) -> list[str]:
-    """``params = 2*64 = 128`` (weight and bias), ``MACs = params = 128`` (torchinfo's count)."""
+    """``params = 2*64 = 128`` (weight and bias). A norm multiplies no matrices: 0 MACs."""
     if not count:
         return []
     factor = "2*" if bias else ""
-    return [f"params = {factor}{elements} = {count}", f"MACs = params = {count}"]
+    return [f"params = {factor}{elements} = {count}"]
 
 
 def _without_default_bias(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +137,12 @@ class _NormNd(ChannelAffine):
     def buffer_count(self, in_shape: Shape) -> int:
         """``2 C + 1`` (running mean, running variance, batches tracked) when tracking."""
         return 2 * in_shape[0] + 1 if self.track_running_stats else 0
+
+    def buffer_dtypes(self, in_shape: Shape) -> dict[str, int]:
+        """Running mean and variance in float32; ``num_batches_tracked`` one int64."""
+        if not self.track_running_stats:
+            return {}
+        return {"float32": 2 * in_shape[0], "int64": 1}
 
     def uses_running_stats(self) -> bool:
         return self.track_running_stats

@@ -147,10 +147,14 @@ def _describe(detail: Any, source: SourceMap, root: type[BaseModel]) -> tuple[Sp
         message += f"; received {_short(received)}"
         if kind_type in _NUMBER_ERRORS and isinstance(received, str) and names_in(received):
             message += " (not a number, and no parameter of that name is defined in `params:`)"
+        if kind_type in _INTEGER_ERRORS and isinstance(received, float):
+            message += (" (an integer is needed; `/` always gives a float: use // for integer "
+                        "division)")
     return path, message
 
 
 _NUMBER_ERRORS = frozenset({"int_type", "int_parsing", "float_type", "float_parsing"})
+_INTEGER_ERRORS = frozenset({"int_type", "int_from_float"})
 
 
 def _model_at(path: SpecPath, root: type[BaseModel]) -> tuple[type[BaseModel], str]:

@@ -1,10 +1,14 @@
-"""Confirm netspec's analysis with torchinfo on the built module, without allocating weights.
+"""Confirm netspec's analysis with torchinfo and torch's FlopCounterMode on the built module,
+without allocating weights.
 
 The spec is built with ``device="meta"``: every parameter and buffer has a shape and no storage,
 so confirming VGG-16 costs no more memory than confirming LeNet. torchinfo 1.8 runs its forward
 hooks on meta tensors unchanged (``tests/test_confirm.py`` runs every registered kind through
-it): output sizes come from the meta kernels, parameter counts from ``numel()``, and its MAC
-count from those two. Any disagreement is a netspec bug and raises ``ConfirmationError``.
+it): output sizes come from the meta kernels, parameter counts from ``numel()``. MACs are
+counted by ``torch.utils.flop_counter.FlopCounterMode`` (FLOPs / 2, ``netspec.torch_side.flops``),
+on one sample on the meta device; torchinfo's own mult-adds, which charge biases and norms as
+well, are not netspec's convention: they are reported beside the confirmation, not compared.
+Any disagreement is a netspec bug and raises ``ConfirmationError``.
 
 Before that, the same comparison runs on a batch of zero samples on the CPU with unbacked
 weights (``netspec.empty_batch``): the same numbers without the meta device's start-up cost
@@ -14,8 +18,8 @@ agrees, that is the confirmation; otherwise the meta-device run decides, as desc
 What is compared, each with both numbers in the error:
 
 - every top-level row against the child of the built ``nn.Sequential`` of the same name:
-  output shape, parameters, trainable parameters, buffers, MACs (a container's MACs are the sum
-  of its leaf modules', as torchinfo totals them), and the kind of a leaf module;
+  output shape, parameters, trainable parameters, buffers, MACs (FlopCounterMode's count of
+  the module, everything inside a container included), and the kind of a leaf module;
 - every nested leaf row (inside a composite kind) against the leaf modules torchinfo saw, in
   order; a parameter-free ``nn.Identity`` that a composite builds as a placeholder (an identity
   shortcut) has no row and is passed over;
@@ -26,9 +30,11 @@ This module imports torch and torchinfo; ``netspec.summary`` imports it only whe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
+from math import prod
 
 import torch
 import torchinfo
@@ -37,12 +43,14 @@ from torchinfo.layer_info import LayerInfo
 from torchinfo.torchinfo import clear_cached_forward_pass
 
 from netspec.analysis.analysis import Report
+from netspec.analysis.memory import leaf_rows as memory_leaf_rows
 from netspec.core.errors import ConfirmationError, PluginError, Problem
 from netspec.layers.base import LayerReport
 from netspec.layers.plugins import describe, torch_modules
 from netspec.reading.spec import Spec
 from netspec.torch_side.build import build, module_class
 from netspec.torch_side.empty_batch import run_on_empty_batch
+from netspec.torch_side.flops import flop_counter_macs
 from netspec.torch_side.plugin_check import check_plugins
 
 PLACEHOLDER = "Identity"
@@ -65,40 +73,99 @@ LABELS = {"output_shape": "output shape", "trainable_parameters": "trainable par
           "macs": "MACs"}
 
 
-def confirm_report(spec: Spec, report: Report) -> str:
-    """``"torchinfo <version>"`` when torch agrees with ``report`` on every row and total.
+@dataclass(frozen=True)
+class Confirmation:
+    """Who confirmed an analysis, and torchinfo's own count of mult-adds (biases and norms
+    charged too: not netspec's convention, shown beside it)."""
+
+    confirmed_by: str
+    torchinfo_mult_adds: int
+    torchinfo_params_bytes: int
+    """torchinfo's "Params size": the parameters' bytes (buffers left out)."""
+    torchinfo_forward_backward_bytes: int
+    """torchinfo's "Forward/backward pass size" for one sample: twice the output bytes of each
+    leaf module that has parameters."""
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def confirmed_by() -> str:
+    return f"torchinfo {version('torchinfo')} and FlopCounterMode"
+
+
+def confirm_report(spec: Spec, report: Report) -> Confirmation:
+    """Who confirmed ``report``, when torch agrees with it on every row and total.
 
     Raises ``ConfirmationError`` listing every disagreement, each with both numbers.
 
-    torchinfo runs first on an empty batch (``netspec.empty_batch``: no weight memory, none of
-    the meta device's start-up cost); only when that cannot run or disagrees does the meta
-    device decide, so every error comes from the meta-device run.
+    MACs come from ``FlopCounterMode`` on the meta device. torchinfo runs first on an empty
+    batch (``netspec.empty_batch``: no weight memory); only when that cannot run or disagrees
+    does its meta-device run decide, so every error comes from the meta-device run.
+
+    torch's own warnings on the way (``padding='same'`` with an even kernel may copy the input)
+    are not shown: they speak of torch's internals, and netspec's lints say what matters in
+    netspec's words (NS101 for that one).
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return _confirm(spec, report)
+
+
+def _confirm(spec: Spec, report: Report) -> Confirmation:
     check_plugins(spec, report)
+    macs = _flop_counter(spec, report)
     try:
-        fast: list[Problem] | None = compare(spec, report, *run_on_empty_batch(spec, report))
+        model, stats = run_on_empty_batch(spec, report)
+        fast: list[Problem] | None = compare(spec, report, model, stats, macs)
     except Exception:  # a kernel that refuses empty batches, an allocation refused...
         fast = None
-    if fast == []:
-        return f"torchinfo {version('torchinfo')}"
-    problems = compare(spec, report, *run_torchinfo(spec, report))
-    plugin_paths = {spec.source.path_of_row(row.path) for row in report.layers
-                    if row.layer is not None and row.layer.plugin}
-    theirs = [problem for problem in problems if problem.path in plugin_paths]
-    if theirs:  # the plugin's module disagrees with the plugin: not netspec's bug
-        raise PluginError(theirs)
-    if problems:
-        raise ConfirmationError(problems)
-    return f"torchinfo {version('torchinfo')}"
+    if fast != []:
+        model, stats = run_torchinfo(spec, report)
+        problems = compare(spec, report, model, stats, macs)
+        plugin_paths = {spec.source.path_of_row(row.path) for row in report.layers
+                        if row.layer is not None and row.layer.plugin}
+        theirs = [problem for problem in problems if problem.path in plugin_paths]
+        if theirs:  # the plugin's module disagrees with the plugin: not netspec's bug
+            raise PluginError(theirs)
+        if problems:
+            raise ConfirmationError(problems)
+    return Confirmation(confirmed_by(), int(stats.total_mult_adds), int(stats.total_param_bytes),
+                        _forward_backward_bytes(stats))
+
+
+def _forward_backward_bytes(stats: torchinfo.ModelStatistics) -> int:
+    """torchinfo's own sum (``ModelStatistics``), from its recorded one-sample output sizes
+    (float32), so that an empty batch gives what a batch of one would."""
+    return sum(2 * 4 * prod(info.output_size) for info in stats.summary_list
+               if info.is_leaf_layer and info.num_params > 0 and info.executed)
+
+
+def _flop_counter(spec: Spec, report: Report) -> dict[str, int]:
+    try:
+        return flop_counter_macs(spec, report.input_shape)
+    except Exception as error:  # torch rejected what netspec accepted: a netspec bug
+        cause = error.__cause__ or error
+        raise ConfirmationError(spec.source.problem((), (
+            f"torch could not build or run the network that netspec accepted: "
+            f"{type(cause).__name__}: {cause}"
+        ))) from error
 
 
 def compare(
-    spec: Spec, report: Report, model: nn.Module, stats: torchinfo.ModelStatistics
+    spec: Spec, report: Report, model: nn.Module, stats: torchinfo.ModelStatistics,
+    macs: dict[str, int],
 ) -> list[Problem]:
-    """Every disagreement between ``report`` and what torchinfo saw of ``model``."""
-    problems = compare_top_level(spec, report, stats.summary_list)
-    problems += compare_nested_leaves(spec, report, stats.summary_list)
-    problems += compare_totals(spec, report, stats, model)
+    """Every disagreement between ``report`` and what torchinfo saw of ``model`` (``macs``:
+    FlopCounterMode's MACs by module path)."""
+    names = {id(module): name for name, module in model.named_modules()}
+
+    def macs_of(info: LayerInfo) -> int:
+        return macs.get(names.get(id(info.module), ""), 0)
+
+    problems = compare_top_level(spec, report, stats.summary_list, macs_of)
+    problems += compare_nested_leaves(spec, report, stats.summary_list, macs_of)
+    problems += compare_totals(spec, report, stats, model, macs[""])
     return problems
 
 
@@ -124,24 +191,25 @@ def run_torchinfo(spec: Spec, report: Report) -> tuple[nn.Module, torchinfo.Mode
 
 
 def row_facts(row: LayerReport) -> Facts:
-    """netspec's numbers for a row. A plugin kind's MACs are its own: torchinfo's count for a
-    custom module is a rule of thumb (one per parameter), not a measurement, so not compared."""
+    """netspec's numbers for a row. A plugin kind's MACs are its own: torchinfo and the FLOP
+    counter see a custom module's insides, not the plugin's claim, so they are not compared."""
     plugin = row.layer is not None and bool(row.layer.plugin)
     macs = None if plugin else row.macs
     return Facts(list(row.out_shape), row.params, row.trainable_params, row.buffers, macs)
 
 
-def module_facts(info: LayerInfo, summary_list: list[LayerInfo]) -> Facts:
-    """torchinfo's numbers for one module; a container's MACs are its leaves' sum."""
-    macs = info.macs if info.is_leaf_layer else sum(
-        leaf.macs for leaf in _descendants(info, summary_list) if leaf.is_leaf_layer
-    )
+MacsOf = Callable[[LayerInfo], int]
+"""FlopCounterMode's MACs of the module torchinfo recorded."""
+
+
+def module_facts(info: LayerInfo, macs_of: MacsOf) -> Facts:
+    """torchinfo's numbers for one module, and FlopCounterMode's MACs."""
     return Facts(
         output_shape=list(info.output_size[1:]),
         parameters=info.num_params,
         trainable_parameters=info.trainable_params,
         buffers=sum(buffer.numel() for buffer in info.module.buffers()),
-        macs=macs,
+        macs=macs_of(info),
     )
 
 
@@ -149,7 +217,7 @@ def module_facts(info: LayerInfo, summary_list: list[LayerInfo]) -> Facts:
 
 
 def compare_top_level(
-    spec: Spec, report: Report, summary_list: list[LayerInfo]
+    spec: Spec, report: Report, summary_list: list[LayerInfo], macs_of: MacsOf
 ) -> list[Problem]:
     rows = list(report.top_level())
     modules = [info for info in summary_list if info.depth == 1]
@@ -163,12 +231,12 @@ def compare_top_level(
     for row, info in zip(rows, modules, strict=True):
         if info.is_leaf_layer and info.class_name != _class_name(row):
             problems.append(_disagree(spec, row, "kind", _class_name(row), info.class_name))
-        problems += _differences(spec, row, row_facts(row), module_facts(info, summary_list))
+        problems += _differences(spec, row, row_facts(row), module_facts(info, macs_of))
     return problems
 
 
 def compare_nested_leaves(
-    spec: Spec, report: Report, summary_list: list[LayerInfo]
+    spec: Spec, report: Report, summary_list: list[LayerInfo], macs_of: MacsOf
 ) -> list[Problem]:
     """Leaf rows inside composites against torch's leaf modules inside containers, in order."""
     rows = [row for row in leaf_rows(report) if row.depth > 0]
@@ -187,7 +255,7 @@ def compare_nested_leaves(
         info = leaves[position]
         if info.class_name != _class_name(row):
             return [*problems, _disagree(spec, row, "kind", _class_name(row), info.class_name)]
-        problems += _differences(spec, row, row_facts(row), module_facts(info, summary_list))
+        problems += _differences(spec, row, row_facts(row), module_facts(info, macs_of))
         position += 1
     extra = [info.class_name for info in leaves[position:] if info.class_name != PLACEHOLDER]
     if extra:
@@ -199,7 +267,7 @@ def compare_nested_leaves(
 
 
 def compare_totals(
-    spec: Spec, report: Report, stats: torchinfo.ModelStatistics, model: nn.Module
+    spec: Spec, report: Report, stats: torchinfo.ModelStatistics, model: nn.Module, macs: int
 ) -> list[Problem]:
     plugins = any(row.layer is not None and row.layer.plugin for row in report.layers)
     ours = Facts(
@@ -211,7 +279,7 @@ def compare_totals(
         parameters=stats.total_params,
         trainable_parameters=stats.trainable_params,
         buffers=sum(buffer.numel() for buffer in model.buffers()),
-        macs=stats.total_mult_adds,
+        macs=macs,
     )
     return [
         spec.source.problem((), (
@@ -223,10 +291,7 @@ def compare_totals(
 
 def leaf_rows(report: Report) -> list[LayerReport]:
     """Rows with no nested rows under them: the ones that become leaf torch modules."""
-    rows = report.layers
-    return [
-        row for i, row in enumerate(rows) if i + 1 == len(rows) or rows[i + 1].depth <= row.depth
-    ]
+    return memory_leaf_rows(report.layers)
 
 
 # --- helpers ---
@@ -253,14 +318,6 @@ def _units(summary_list: list[LayerInfo]) -> Iterator[LayerInfo]:
             yield info
         elif info.is_leaf_layer:
             yield info
-
-
-def _descendants(info: LayerInfo, summary_list: list[LayerInfo]) -> Iterator[LayerInfo]:
-    start = next(i for i, other in enumerate(summary_list) if other is info)
-    for other in summary_list[start + 1:]:
-        if other.depth <= info.depth:
-            return
-        yield other
 
 
 def _changed(ours: Facts, theirs: Facts) -> list[tuple[str, object, object]]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import html
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from fractions import Fraction
+from typing import Any
 
 from netspec.analysis.analysis import Report
+from netspec.analysis.memory import Memory, megabytes
 from netspec.core.shapes import Shape, beyond_text, spatial_columns
 from netspec.layers.base import RF, LayerReport
 
@@ -126,8 +128,10 @@ def cells(row: LayerReport) -> dict[Column, str]:
 # --- totals and confirmation, shared by both formats ---
 
 
-def totals(report: Report) -> list[tuple[str, str]]:
-    """(label, value) lines under the table."""
+def totals(report: Report, memory: Memory | None = None, *, units: bool = True
+           ) -> list[tuple[str, str]]:
+    """(label, value) lines under the table; ``units`` adds ``(138.36 M)`` to large counts
+    (the table; Markdown keeps the exact integers alone)."""
     rf = report.rf
     if rf and not all(axis.known for axis in rf):
         receptive = f"{UNKNOWN} (a plugin kind does not give it)"
@@ -136,30 +140,66 @@ def totals(report: Report) -> list[tuple[str, str]]:
         receptive = rf_size(rf) + (f" (jump {jump})" if jump != EMPTY else " (whole input)")
     else:
         receptive = EMPTY
-    return [
+
+    def exact(value: int) -> str:
+        return f"{value:,}" + (f" ({short_count(value)})" if units and value >= 10**6 else "")
+
+    lines = [
         ("Input shape", shape(report.input_shape)),
         ("Output shape", shape(report.output_shape)),
-        ("Total params", f"{report.params:,}"),
-        ("Trainable params", f"{report.trainable_params:,}"),
-        ("Non-trainable params", f"{report.non_trainable_params:,}"),
-        ("Buffers", f"{report.buffers:,}"),
-        ("MACs (per sample)", _macs_total(report)),
+        ("Total params", exact(report.params)),
+        ("Trainable params", exact(report.trainable_params)),
+        ("Non-trainable params", exact(report.non_trainable_params)),
+        ("Buffers", exact(report.buffers)),
+        ("MACs (per sample)", _macs_total(report, exact)),
         ("Receptive field", receptive),
     ]
+    return lines + ([] if memory is None else memory_lines(memory))
 
 
-def _macs_total(report: Report) -> str:
+def _macs_total(report: Report, exact: Callable[[int], str]) -> str:
     """``1,234``; ``? (1,000 in the layers that count them)`` when a plugin kind does not."""
     if report.macs is not None:
-        return f"{report.macs:,}"
+        return exact(report.macs)
     known = sum(row.macs or 0 for row in report.top_level())
     return f"{UNKNOWN} ({known:,} in the layers that count them; a plugin kind does not)"
 
 
-def confirmation(confirmed_by: str | None) -> str:
+def memory_lines(memory: Memory) -> list[tuple[str, str]]:
+    """Weights by dtype, activations per sample, and the batch's totals (``--batch``)."""
+    def by_dtype(counts: dict[str, int]) -> str:
+        total = megabytes(sum(counts.values()))
+        return f"{total} ({', '.join(counts)})" if counts else total
+
+    lines = [
+        ("Params memory", by_dtype(memory.parameter_bytes)),
+        ("Buffers memory", by_dtype(memory.buffer_bytes)),
+        ("Activations per sample", f"{megabytes(memory.inference_bytes)} inference, "
+                                   f"{megabytes(memory.training_bytes)} training"),
+        (f"Total, batch of {memory.batch:,}", f"{megabytes(memory.batch_inference_bytes)} "
+         f"inference, {megabytes(memory.batch_training_bytes)} training (with gradients)"),
+    ]
+    return lines
+
+
+def short_count(value: int) -> str:
+    """``138.36 M``, ``15.47 G``: three significant decimals' worth, as torchinfo and Keras."""
+    for unit, size in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if value >= size:
+            return f"{value / size:.2f} {unit}"
+    return str(value)
+
+
+def confirmation(confirmed_by: str | None, theirs: Mapping[str, Any] | None = None) -> str:
     if confirmed_by is None:
         return "Not confirmed: the torchinfo check was skipped (confirm=False, --no-confirm)."
-    return f"{confirmed_by} confirmed shapes, parameters and MACs on the built module."
+    line = f"{confirmed_by} confirmed shapes, parameters and MACs on the built module."
+    if theirs is None:
+        return line
+    return (f"{line}\ntorchinfo's own estimates per sample: {theirs['torchinfo_mult_adds']:,} "
+            f"mult-adds (biases and norms charged too); params "
+            f"{megabytes(theirs['torchinfo_params_bytes'])}, forward/backward pass "
+            f"{megabytes(theirs['torchinfo_forward_backward_bytes'])}.")
 
 
 def title(report: Report) -> str:
@@ -169,9 +209,10 @@ def title(report: Report) -> str:
 # --- the two layouts ---
 
 
-def table(report: Report, confirmed_by: str | None, warnings: Sequence[str] = ()) -> str:
+def table(report: Report, confirmed_by: str | None, warnings: Sequence[str] = (),
+          theirs: Mapping[str, Any] | None = None, memory: Memory | None = None) -> str:
     """The plain-text table: aligned columns, ``=`` rules, totals, the lint ``warnings``, the
-    confirmation line."""
+    confirmation line and torchinfo's own figures (``theirs``)."""
     rows = [cells(row) for row in report.layers]
     widths = {
         column: max([len(TITLES[column])] + [len(row[column]) for row in rows])
@@ -185,29 +226,33 @@ def table(report: Report, confirmed_by: str | None, warnings: Sequence[str] = ()
     header = line(TITLES)
     rule = "=" * len(header)
     body = [line(row) for row in rows]
-    label_width = max(len(label) for label, _ in totals(report))
-    footer = [f"{label + ':':<{label_width + 1}}  {value}" for label, value in totals(report)]
+    listed = totals(report, memory)
+    label_width = max(len(label) for label, _ in listed)
+    footer = [f"{label + ':':<{label_width + 1}}  {value}" for label, value in listed]
     notes = _notes(report)
     return "\n".join(
         [title(report), rule, header, rule, *body, rule, *footer, rule,
-         *_warning_lines(warnings, max(len(rule), 100)), *notes, confirmation(confirmed_by)]
+         *_warning_lines(warnings, max(len(rule), 100)), *notes,
+         confirmation(confirmed_by, theirs)]
     ) + "\n"
 
 
-def markdown(report: Report, confirmed_by: str | None, warnings: Sequence[str] = ()) -> str:
+def markdown(report: Report, confirmed_by: str | None, warnings: Sequence[str] = (),
+             theirs: Mapping[str, Any] | None = None, memory: Memory | None = None) -> str:
     """GitHub-flavoured Markdown: a heading, a pipe table, the totals and warnings as lists."""
     rows = [cells(row) for row in report.layers]
     header = _md_row([TITLES[c] for c in COLUMNS])
     align = _md_row(["---:" if c in RIGHT_ALIGNED else ":---" for c in COLUMNS])
     body = [_md_row([_md_cell(row[c]) for c in COLUMNS]) for row in rows]
-    footer = [f"- **{label}:** {value}" for label, value in totals(report)]
+    footer = [f"- **{label}:** {value}" for label, value in totals(report, memory, units=False)]
     return "\n".join(
         [f"### {_md_text(title(report))}", "", header, align, *body, "", *footer, "",
-         *_md_warnings(warnings), *_notes(report), confirmation(confirmed_by)]
+         *_md_warnings(warnings), *_notes(report), confirmation(confirmed_by, theirs)]
     ) + "\n"
 
 
 WARNINGS = "Lint warnings (docs/lints.md; lint_ignore: [CODE] on a layer silences one):"
+"""The heading of the lint lines (warnings, and the notes marked ``(note)`` when shown)."""
 
 
 def _warning_lines(warnings: Sequence[str], width: int) -> list[str]:

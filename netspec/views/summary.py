@@ -23,6 +23,8 @@ from netspec.advice.expect import check_expectations
 from netspec.advice.lints import Lint, lint
 from netspec.analysis.analysis import Report, analyze, check_memory, load
 from netspec.analysis.inputs import AxisSizes, input_sizes
+from netspec.analysis.memory import Memory
+from netspec.analysis.memory import memory as count_memory
 from netspec.core.errors import Problem
 from netspec.reading.loader import SpecSource
 from netspec.reading.spec import check_input_shape
@@ -44,10 +46,19 @@ class Summary:
 
     report: Report
     confirmed_by: str | None = None
+    confirmation: Mapping[str, Any] | None = None
+    """When confirmed: who confirmed, and torchinfo's own figures, shown beside netspec's:
+    ``torchinfo_mult_adds`` (biases and norms charged too), ``torchinfo_params_bytes``,
+    ``torchinfo_forward_backward_bytes`` (``netspec.torch_side.confirm.Confirmation``)."""
+    batch: int = 1
+    """The batch size the memory totals are given for (``--batch``)."""
     depth: int | None = None
     """Rows nested deeper than this are left out of the table and Markdown (not the JSON)."""
     lints: tuple[Lint, ...] = ()
-    """Lint warnings (``netspec.lints``), listed under the table."""
+    """Lint warnings and notes (``netspec.lints``): warnings listed under the table, notes too
+    with ``notes`` or ``explain``; the JSON has both, each with its severity."""
+    notes: bool = False
+    """List the lint notes under the table too (``summary --notes``)."""
     explain: bool = False
     """Each layer's arithmetic under the table, and as ``explain`` in the JSON rows."""
     input_sizes: tuple[AxisSizes, ...] | None = None
@@ -62,15 +73,29 @@ class Summary:
     def confirmed(self) -> bool:
         return self.confirmed_by is not None
 
+    @property
+    def memory(self) -> Memory:
+        return count_memory(self.report, self.batch)
+
+    def _shown_lints(self) -> list[str]:
+        """The warnings, then (with ``notes`` or ``explain``) the notes, one line each."""
+        warnings = [found.summary_line() for found in self.lints if found.is_warning]
+        if self.notes or self.explain:
+            warnings += [f"(note) {found.summary_line()}" for found in self.lints
+                         if not found.is_warning]
+        return warnings
+
     def to_table(self) -> str:
-        warnings = [warning.summary_line() for warning in self.lints]
-        return render.table(self._shown(), self.confirmed_by, warnings) + self._sections()
+        warnings = self._shown_lints()
+        return render.table(self._shown(), self.confirmed_by, warnings, self.confirmation,
+                            self.memory) + self._sections()
 
     def to_markdown(self) -> str:
-        warnings = [warning.summary_line() for warning in self.lints]
+        warnings = self._shown_lints()
         sections = self._sections()
         fenced = f"\n```text\n{sections.lstrip()}```\n" if sections else ""
-        return render.markdown(self._shown(), self.confirmed_by, warnings) + fenced
+        return render.markdown(self._shown(), self.confirmed_by, warnings, self.confirmation,
+                               self.memory) + fenced
 
     def _sections(self) -> str:
         """The weights line, the explanation and the input sizes, when asked for, after a blank
@@ -102,7 +127,9 @@ class Summary:
             "schema_version": SCHEMA_VERSION,
             "netspec_version": __version__,
             "confirmed_by": self.confirmed_by,
+            "confirmation": None if self.confirmation is None else dict(self.confirmation),
             **self.report.to_dict(),
+            "memory": self.memory.to_dict(),
             "lints": [warning.to_dict() for warning in self.lints],
         }
         if self.explain:
@@ -132,6 +159,8 @@ def summary(
     explain: bool = False,
     inputs: bool = False,
     weights: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    notes: bool = False,
+    batch: int = 1,
 ) -> Summary:
     """Analyse a spec and, unless ``confirm=False``, confirm the analysis with torchinfo.
 
@@ -142,10 +171,12 @@ def summary(
     torchinfo on a batch of zero samples over never-written weight storage (``netspec.empty_batch``,
     the meta device as fallback), so it costs no resident weight memory. Raises ``SpecError`` for a
     wrong spec and ``ConfirmationError`` (a netspec bug) when torch disagrees with the analysis.
-    The summary lists the lint warnings; ``explain`` adds each layer's arithmetic and
-    ``inputs`` the valid and exact input sizes. ``weights`` (a state dict or a file holding one)
-    is loaded into the spec's model built on the CPU (``netspec.load_weights``): weights that do
-    not fit raise ``NetspecError``; the summary says how they were matched.
+    The summary lists the lint warnings (``notes`` or ``explain``: the notes too); ``explain``
+    adds each layer's arithmetic and ``inputs`` the valid and exact input sizes; ``batch`` is
+    the batch size of the memory totals (``netspec.analysis.memory``). ``weights`` (a state
+    dict or a file holding one) is loaded into the spec's model built on the CPU
+    (``netspec.load_weights``): weights that do not fit raise ``NetspecError``; the summary says
+    how they were matched.
     """
     spec = load(source, params=params)
     if input_shape is not None:
@@ -153,7 +184,10 @@ def summary(
     report = analyze(spec)
     if max_params is not None:  # what build() would refuse; the summary allocates nothing
         check_memory(report, spec, max_params, 4, "float32")
+    if batch < 1:
+        raise ValueError(f"batch must be a positive number of samples; received {batch}")
     result = Summary(report, depth=depth, lints=tuple(lint(spec, report)), explain=explain,
+                     notes=notes, batch=batch,
                      input_sizes=tuple(input_sizes(spec)) if inputs else None,
                      unmet=tuple(check_expectations(spec, report)))
     if weights is not None:
@@ -164,4 +198,5 @@ def summary(
         return result
     from netspec.torch_side.confirm import confirm_report
 
-    return replace(result, confirmed_by=confirm_report(spec, report))
+    confirmed = confirm_report(spec, report)
+    return replace(result, confirmed_by=confirmed.confirmed_by, confirmation=confirmed.to_dict())

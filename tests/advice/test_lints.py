@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec.advice import lints
+from netspec.advice import lint_nodes, lints, lints_network
 from netspec.advice.lints import Lint, lint
 from netspec.cli.commands import main
 from netspec.core.errors import SpecError
-from netspec.core.lint_codes import LINT_CODES
+from netspec.core.lint_codes import LINT_CODES, severity
 from netspec.layers.registry import registered_kinds
 
 DOCS = Path(__file__).parents[2] / "docs" / "lints.md"
@@ -228,8 +228,8 @@ def test_ns107_rows_dropped_never_reach_the_head() -> None:
     text = spec("Conv1d: {out_channels: 2, kernel_size: 4, stride: 4}\n"
                 "AdaptiveAvgPool1d: {output_size: 1}", "[1, 10]")
     assert only(text, "NS107").message == (
-        "each output unit sees 8 of the 10 input: positions dropped on the way (NS103) never "
-        "reach the head"
+        "each output unit sees 8 of the 10 input: positions that floor division drops on the "
+        "way never reach the head"
     )
 
 
@@ -334,7 +334,8 @@ def test_the_bundled_resnet_is_clean() -> None:
 def test_the_engine_names_no_layer_kind() -> None:
     """netspec.lints never compares with a kind: no string equal to a kind's name, no
     comparison that reads ``.kind`` (messages may still mention a row's kind)."""
-    tree = ast.parse(inspect.getsource(lints))
+    tree = ast.parse("\n".join(inspect.getsource(module)
+                               for module in (lints, lint_nodes, lints_network)))
     constants = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
     assert constants & set(registered_kinds()) == set()
     compared = [
@@ -358,8 +359,8 @@ def test_check_strict_fails_on_warnings(tmp_path: Path, capsys: pytest.CaptureFi
     path.write_text(spec(BIASED % "", extra=quiet))
     assert main(["check", str(path)]) == 0
     out, err = capsys.readouterr()
-    # conv 16*(3*3*3) + 16 = 448, BN 2*16 = 32; MACs 448*(28*28) + 32 = 351,264
-    assert out == f"{path}: ok (2 layers, 480 params, 351,264 MACs, out [16, 28, 28]; 1 " \
+    # conv 16*(3*3*3) + 16 = 448, BN 2*16 = 32; MACs (16*28*28)*(3*3*3) = 338,688, BN none
+    assert out == f"{path}: ok (2 layers, 480 params, 338,688 MACs, out [16, 28, 28]; 1 " \
                   "warning)\n"
     assert err.startswith(f"{path}:4:5: layers[0].Conv2d: warning NS102: its bias")
     assert main(["check", str(path), "--strict"]) == 1
@@ -388,3 +389,49 @@ def test_stochastic_depth_outside_a_residual_branch() -> None:
                   "{Conv2d: {out_channels: 3, kernel_size: 3, padding: 1}}, "
                   "{Sequential: {layers: [{StochasticDepth: {p: 0.2, mode: row}}]}}]}")
     assert "NS110" not in codes(inside)
+
+
+# --- severities: warnings and notes ---
+
+
+def test_the_textbook_facts_are_notes_and_the_rest_warnings() -> None:
+    # LeNet-style: the first Linear holds most parameters (NS109), a note
+    text = spec("Conv2d: {out_channels: 2, kernel_size: 3}\nFlatten\nLinear: {out_features: 50}\n"
+                "Linear: {out_features: 10}")
+    assert [(w.code, w.severity) for w in found(text)] == [("NS109", "note")]
+    assert str(only(text, "NS109")).split(": ")[2] == "note NS109"
+    assert {code for code in LINT_CODES if severity(code) == "note"} == {
+        "NS103", "NS107", "NS108", "NS109"}
+
+
+# --- NS111: Linear on a feature map, Flatten forgotten ---
+
+
+def test_ns110_names_flatten_and_the_in_features_it_would_give() -> None:
+    # conv 3x3 on 28: 26; pool 2: 13; Flatten would give 8*13*13 = 1,352
+    text = spec("Conv2d: {out_channels: 8, kernel_size: 3}\nMaxPool2d: {kernel_size: 2}\n"
+                "Linear: {out_features: 10}")
+    message = only(text, "NS111").message
+    assert "[8, 13, 13]" in message and "Flatten" in message
+    assert "in_features would be 1,352" in message and "[8, 13, 10]" in message
+
+
+def test_ns110_not_on_tokens_nor_channels_last_features() -> None:
+    assert "NS111" not in codes(spec("Linear: {out_features: 32}", "[16, 64]"))  # tokens
+    assert "NS111" not in codes(spec("Linear: {out_features: 32}", "[7, 7, 64]"))  # no conv
+    assert "NS111" not in codes(spec("Conv1d: {out_channels: 4, kernel_size: 3}\n"
+                                     "Linear: {out_features: 8}", "[2, 16]"))  # [C, L]: 2-D
+
+
+# --- NS112: channels-last input ---
+
+
+def test_ns111_at_the_input_line_with_the_fix() -> None:
+    warning = only(spec("Conv2d: {out_channels: 8, kernel_size: 3}", "[28, 28, 3]"), "NS112")
+    assert warning.line == 1 and warning.path == ("input",)
+    assert warning.message.endswith("write input: [3, 28, 28]")
+
+
+def test_ns111_not_on_channels_first_or_feature_inputs() -> None:
+    assert "NS112" not in codes(spec("Conv2d: {out_channels: 8, kernel_size: 3}", "[3, 28, 28]"))
+    assert "NS112" not in codes(spec("Linear: {out_features: 8}", "[28, 28, 3]"))

@@ -10,8 +10,9 @@ of one merge carries the same stride.
 
 For each spec, ``netspec.analyze(netspec.load(d))`` must give, for ``netspec.build(d)``:
 the final output shape of a real forward pass (eval mode), the parameter count (all and
-trainable), the buffer count and torchinfo's total MACs; and per top-level child module, the
-output shape (seen by a forward hook) and the parameter count of the matching depth-0 row.
+trainable), the buffer count and FlopCounterMode's total MACs (FLOPs / 2); and per top-level
+child module, the output shape (seen by a forward hook) and the parameter count of the matching
+depth-0 row.
 A spec must also round-trip through YAML.
 """
 
@@ -23,9 +24,9 @@ import warnings
 from typing import Any
 
 import torch
-import torchinfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
 
@@ -340,7 +341,8 @@ def specs(draw: st.DrawFn) -> tuple[dict[str, Any], Shape]:
 
 
 def run_module(model: torch.nn.Module, shape: Shape) -> tuple[Shape, dict[str, Shape], int]:
-    """Output shape, each top-level child's output shape (forward hooks), torchinfo's MACs."""
+    """Output shape, each top-level child's output shape (forward hooks), FlopCounterMode's
+    MACs (FLOPs / 2)."""
     seen: dict[str, Shape] = {}
     handles = [
         child.register_forward_hook(
@@ -354,8 +356,9 @@ def run_module(model: torch.nn.Module, shape: Shape) -> tuple[Shape, dict[str, S
         out = model(x)
         for handle in handles:
             handle.remove()
-        stats = torchinfo.summary(model, input_data=x, verbose=0, mode="eval")
-    return tuple(out.shape[1:]), seen, stats.total_mult_adds
+        with FlopCounterMode(display=False) as counter:
+            model(x)
+    return tuple(out.shape[1:]), seen, counter.get_total_flops() // 2
 
 
 @SETTINGS

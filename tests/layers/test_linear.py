@@ -1,4 +1,4 @@
-"""``Linear`` against torch: shapes, parameters, torchinfo's MACs, verdicts, receptive field."""
+"""``Linear`` against torch: shapes, parameters, MACs, verdicts, receptive field."""
 
 from __future__ import annotations
 
@@ -49,9 +49,11 @@ def test_linear_verdicts(
 
 
 def test_lenet_linear_parameters() -> None:
-    # 400 inputs x 120 outputs + 120 biases = 48,120; torchinfo counts one MAC per element.
+    # 400 inputs x 120 outputs + 120 biases = 48,120; MACs: 400*120 products, the bias is none.
     row = analyse({"out_features": 120}, (400,))
-    assert (row.out_shape, row.params, row.macs) == ((120,), 48_120, 48_120)
+    assert (row.out_shape, row.params, row.macs) == ((120,), 48_120, 48_000)
+    # On a [64, 7, 7] map it runs once per row: 64*7 rows of 7*10 products.
+    assert analyse({"out_features": 10}, (64, 7, 7)).macs == 64 * 7 * 7 * 10
     assert analyse({"out_features": 120, "bias": False}, (400,)).params == 48_000
 
 

@@ -146,3 +146,19 @@ def test_adaptive_pool_with_evenly_sliding_windows_is_exact(
         (axis,) = netspec.analyze(spec).rf
         assert (axis.size, axis.jump, axis.start) == expected, kind
         confirm_windows(spec)
+
+
+def test_a_field_prints_as_plain_numbers() -> None:
+    """``report.rf`` reads as numbers, not ``Fraction(53, 1)``."""
+    from fractions import Fraction
+
+    from netspec.core.shapes import AxisRF
+
+    field = AxisRF(Fraction(53), Fraction(8), Fraction(1, 2))
+    assert repr(field) == "AxisRF(size=53, jump=8, start=0.5)"
+    assert str(field) == "53 (jump 8, start 0.5)"
+    third = AxisRF(Fraction(7, 3), Fraction(1, 3), Fraction(0))
+    assert str(third) == "7/3 (jump 1/3, start 0)"
+    assert repr(field.whole(4)).endswith(", positional=False)")
+    assert "Fraction" not in repr(netspec.analyze(netspec.load(
+        {"input": [1, 28, 28], "layers": [{"Conv2d": {"out_channels": 2, "kernel_size": 5}}]})).rf)

@@ -15,6 +15,7 @@ import netspec
 from netspec.layers.registry import registered_kinds
 from netspec.torch_side.confirm import compare, run_torchinfo
 from netspec.torch_side.empty_batch import run_on_empty_batch
+from netspec.torch_side.flops import flop_counter_macs
 
 ROOT = Path(__file__).parents[2]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
@@ -102,7 +103,7 @@ def test_an_empty_batch_gives_the_meta_devices_numbers(shape: list[int], entry: 
         warnings.simplefilter("ignore")
         model, stats = run_on_empty_batch(spec, report)
         _, on_meta = run_torchinfo(spec, report)
-    assert compare(spec, report, model, stats) == []
+    assert compare(spec, report, model, stats, flop_counter_macs(spec, report.input_shape)) == []
     assert statistics(stats) == statistics(on_meta)
 
 
@@ -112,21 +113,26 @@ def test_a_kernel_that_refuses_empty_batches_leaves_it_to_the_meta_device() -> N
     with pytest.raises(RuntimeError), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run_on_empty_batch(spec, netspec.analyze(spec))
-    assert netspec.summary(spec).confirmed_by == f"torchinfo {torchinfo.__version__}"
+    confirmed_by = netspec.summary(spec).confirmed_by
+    assert confirmed_by == f"torchinfo {torchinfo.__version__} and FlopCounterMode"
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[path.stem for path in SPECS])
 def test_every_bundled_spec_is_confirmed_on_an_empty_batch(path: Path) -> None:
     spec = netspec.load(path)
     report = netspec.analyze(spec)
-    assert compare(spec, report, *run_on_empty_batch(spec, report)) == []
+    macs = flop_counter_macs(spec, report.input_shape)
+    assert compare(spec, report, *run_on_empty_batch(spec, report), macs) == []
 
 
-def test_confirming_imports_neither_sympy_nor_dynamo() -> None:
-    """The meta device's Python kernels import both (about 1 s and 70 MB); this path does not."""
+def test_the_empty_batch_imports_neither_sympy_nor_dynamo() -> None:
+    """The meta device's Python kernels import both (about 1 s and 70 MB); this path does not.
+    (Counting MACs with FlopCounterMode does: any torch dispatch mode imports torch._dynamo.)"""
     code = (
         "import sys, netspec\n"
-        "assert netspec.summary('specs/resnet18.yaml').confirmed\n"
+        "from netspec.torch_side.empty_batch import run_on_empty_batch\n"
+        "spec = netspec.load('specs/resnet18.yaml')\n"
+        "run_on_empty_batch(spec, netspec.analyze(spec))\n"
         "print(sorted(m for m in ('sympy', 'torch._dynamo') if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

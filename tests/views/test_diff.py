@@ -1,11 +1,13 @@
 """``netspec diff``: rows matched and compared on two hand-worked specs, and on variants of one.
 
 A: [3, 8, 8] -> Conv2d 4 (3x3, pad 1) -> ReLU -> Flatten -> Linear 10
-   conv 4*(3*3*3) + 4 = 112, MACs 112*64 = 7,168; Flatten 4*8*8 = 256; Linear 10*256 + 10 = 2,570
-   total 2,682 params, 7,168 + 2,570 = 9,738 MACs; field 3 + (8-1)*1 = 10 (whole input)
+   conv 4*(3*3*3) + 4 = 112, MACs (4*64)*27 = 6,912; Flatten 4*8*8 = 256; Linear 10*256 + 10 =
+   2,570 params, 256*10 = 2,560 MACs; total 2,682 params, 6,912 + 2,560 = 9,472 MACs;
+   field 3 + (8-1)*1 = 10 (whole input)
 B: the convolution widened to 8 and a 2x2 max pool inserted after the ReLU
-   conv 8*27 + 8 = 224, MACs 224*64 = 14,336; pool -> [8, 4, 4]; Flatten 128; Linear 1,290
-   total 1,514 params (-1,168: -43.5%), 14,336 + 1,290 = 15,626 MACs (+5,888: +60.5%);
+   conv 8*27 + 8 = 224, MACs (8*64)*27 = 13,824; pool -> [8, 4, 4]; Flatten 128; Linear 1,290
+   params, 1,280 MACs; total 1,514 params (-1,168: -43.5%), 13,824 + 1,280 = 15,104 MACs
+   (+5,632: 5,632/9,472 = +59.5%);
    field: 3, then the pool 3 + 1 = 4 jump 2, then Flatten 4 + (4-1)*2 = 10 (whole input)
 """
 
@@ -64,17 +66,17 @@ def test_text_shows_changes_with_deltas_and_the_totals(spec_a: Path, spec_b: Pat
     body = [line.split() for line in lines[4:9]]
     assert body[0][:3] == ["~", "0", "Conv2d"]
     assert " ".join(body[0]).startswith(
-        "~ 0 Conv2d [4, 8, 8] -> [8, 8, 8] 112 -> 224 (+112) 7,168 -> 14,336 (+7,168) 3x3 1x1")
+        "~ 0 Conv2d [4, 8, 8] -> [8, 8, 8] 112 -> 224 (+112) 6,912 -> 13,824 (+6,912) 3x3 1x1")
     assert " ".join(body[2]) == "+ 2 MaxPool2d [8, 4, 4] -- -- 4x4 2x2"
     assert " ".join(body[3]) == "~ 3 Flatten [256] -> [128] -- -- 10x10 --"
-    assert " ".join(body[4]) == "~ 4 Linear [10] 2,570 -> 1,290 (-1,280) 2,570 -> 1,290 (-1,280) " \
+    assert " ".join(body[4]) == "~ 4 Linear [10] 2,570 -> 1,290 (-1,280) 2,560 -> 1,280 (-1,280) " \
                                 "10x10 --"
     assert lines[10:16] == [
         "Output shape:       [10]",
         "Total params:       2,682 -> 1,514 (-1,168, -43.5%)",
         "Trainable params:   2,682 -> 1,514 (-1,168, -43.5%)",
         "Buffers:            0",
-        "MACs (per sample):  9,738 -> 15,626 (+5,888, +60.5%)",
+        "MACs (per sample):  9,472 -> 15,104 (+5,632, +59.5%)",
         "Receptive field:    10x10 (whole input)",
     ]
 
@@ -91,9 +93,9 @@ def test_variants_of_one_spec(spec_a: Path) -> None:
 def test_another_input_size(spec_a: Path) -> None:
     result = compare(str(spec_a), input_b=(3, 16, 16))
     assert result.b_label == f"{spec_a} (input 3x16x16)"
-    # conv params unchanged (112), MACs 112*256 = 28,672; Linear 10*1,024 + 10 = 10,250
+    # conv params unchanged (112), MACs (4*256)*27 = 27,648; Linear 10*1,024 + 10 = 10,250
     assert result.rows[0].change == "changed"
-    assert (result.rows[0].b.params, result.rows[0].b.macs) == (112, 28_672)  # type: ignore[union-attr]
+    assert (result.rows[0].b.params, result.rows[0].b.macs) == (112, 27_648)  # type: ignore[union-attr]
     assert result.b.params == 112 + 10_250
 
 
@@ -125,7 +127,7 @@ def test_json_has_every_row_and_the_totals(spec_a: Path, spec_b: Path) -> None:
         "changed", "changed", "added", "changed", "changed"]
     assert data["layers"][2]["a"] is None
     assert data["totals"]["params"] == {"a": 2_682, "b": 1_514, "delta": -1_168}
-    assert data["totals"]["macs"] == {"a": 9_738, "b": 15_626, "delta": 5_888}
+    assert data["totals"]["macs"] == {"a": 9_472, "b": 15_104, "delta": 5_632}
     assert data["b"]["label"] == str(spec_b)
 
 
@@ -156,5 +158,5 @@ sys.exit(sum(codes))
 def test_diff_and_check_inputs_do_not_import_torch(spec_a: Path) -> None:
     result = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, str(spec_a)],
                             capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 1, result.stderr  # --strict: conv_stack-like NS109 warning
+    assert result.returncode == 0, result.stderr  # --strict: NS109 is a note, not a warning
     assert "torch was imported" not in result.stderr

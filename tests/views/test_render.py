@@ -172,10 +172,13 @@ def printed_column_sums(text: str) -> tuple[int, int, dict[str, int]]:
     # numbers are right-aligned: a row's cell is its last word before the end of the title
     params = sum(number(line[:params_end].split()[-1]) for line in top)
     macs = sum(number(line[:macs_end].split()[-1]) for line in top)
-    totals = {
-        match[1]: int(match[2].replace(",", ""))
-        for match in re.finditer(r"^([A-Za-z -]+(?: \(per sample\))?):\s+([\d,]+)$", text, re.M)
-    }
+    totals = {}
+    for match in re.finditer(r"^([A-Za-z -]+(?: \(per sample\))?):\s+([\d,]+)"
+                             r"(?: \((\d+\.\d\d) ([KMGT])\))?$", text, re.M):
+        totals[match[1]] = int(match[2].replace(",", ""))
+        if match[3]:  # a large count also in units: 11,689,512 (11.69 M)
+            power = {"K": 3, "M": 6, "G": 9, "T": 12}[match[4]]
+            assert f"{totals[match[1]] / 10**power:.2f}" == match[3]
     return params, macs, totals
 
 

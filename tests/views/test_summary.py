@@ -25,8 +25,8 @@ TOTAL_KEYS = {
     "params", "trainable_params", "non_trainable_params", "buffers", "macs", "receptive_field",
 }
 TOP_KEYS = {
-    "schema_version", "netspec_version", "confirmed_by", "name", "input_shape", "output_shape",
-    "layers", "totals", "lints",
+    "schema_version", "netspec_version", "confirmed_by", "confirmation", "name", "input_shape",
+    "output_shape", "layers", "totals", "lints", "memory",
 }
 
 
@@ -56,7 +56,7 @@ def test_totals_match_hand_arithmetic(confirmed: Summary) -> None:
 
 def test_confirmed_by_torchinfo(confirmed: Summary) -> None:
     assert confirmed.confirmed
-    assert confirmed.confirmed_by == f"torchinfo {torchinfo.__version__}"
+    assert confirmed.confirmed_by == f"torchinfo {torchinfo.__version__} and FlopCounterMode"
 
 
 @pytest.mark.parametrize("form", ["path", "str path", "text", "dict", "spec"])
@@ -123,7 +123,10 @@ def test_json_schema_keys(confirmed: Summary) -> None:
     assert set(data) == TOP_KEYS
     assert data["schema_version"] == SCHEMA_VERSION == 1
     assert data["netspec_version"] == netspec.__version__
-    assert data["confirmed_by"] == f"torchinfo {torchinfo.__version__}"
+    assert data["confirmed_by"] == f"torchinfo {torchinfo.__version__} and FlopCounterMode"
+    assert data["confirmation"]["confirmed_by"] == data["confirmed_by"]
+    assert data["confirmation"]["torchinfo_mult_adds"] == expected.TORCHINFO_MULT_ADDS
+    assert data["confirmation"]["torchinfo_params_bytes"] == 4 * expected.TOTAL_PARAMS
     assert data["name"] == "conv_stack"
     assert data["input_shape"] == [3, 32, 32]
     assert data["output_shape"] == [4, 18, 14]
@@ -196,6 +199,8 @@ def test_documented_example_is_what_netspec_prints() -> None:
     actual["layers"] = actual["layers"][:1]  # the example is shortened to its first layer
     documented["netspec_version"] = actual["netspec_version"]
     documented["confirmed_by"] = actual["confirmed_by"]
+    documented["confirmation"]["confirmed_by"] = actual["confirmed_by"]
+    documented["memory"] = actual["memory"]  # checked by tests/analysis/test_memory.py
     assert documented == actual
 
 
@@ -205,3 +210,14 @@ def test_every_key_is_documented(confirmed: Summary) -> None:
     keys = set(data) | set(data["layers"][0]) | set(data["totals"]) | {"size", "jump", "start"}
     undocumented = sorted(key for key in keys if f"| `{key}` |" not in text)
     assert not undocumented, f"add these keys to {DOCS}: {undocumented}"
+
+
+def test_notes_are_shown_on_request_and_always_in_the_json() -> None:
+    """conv_stack drops row 31 (NS103) and ends on a map (NS107): two notes, no warning."""
+    plain = netspec.summary(expected.PATH, confirm=False)
+    assert "NS103" not in plain.to_table() and "Lint warnings" not in plain.to_table()
+    noted = netspec.summary(expected.PATH, confirm=False, notes=True).to_table()
+    assert "(note) NS103 layers[1] Conv2d" in noted and "(note) NS107" in noted
+    assert "(note) NS103" in netspec.summary(expected.PATH, confirm=False, explain=True).to_table()
+    severities = [(entry["code"], entry["severity"]) for entry in plain.to_dict()["lints"]]
+    assert severities == [("NS103", "note"), ("NS107", "note")]

@@ -1,0 +1,65 @@
+"""MACs of the bundled torchvision networks against torchvision's published GFLOPS.
+
+torchvision publishes, for each set of ImageNet weights, ``_ops`` ("GFLOPS" in its model table,
+pytorch.org/vision/stable/models.html), which is the count of multiply-accumulates of
+convolutions (without bias) and linear layers at the resolution it evaluates the model at,
+224x224 for all of these. netspec's totals must equal them to the published precision, and
+equal torch's own ``FlopCounterMode`` (FLOPs / 2) on the built module exactly: the meta device
+runs the forward pass, so VGG-16 costs no memory.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import netspec
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+PUBLISHED_GMACS = [  # torchvision's *_Weights.IMAGENET1K_V1.meta["_ops"]
+    ("alexnet", "0.714"),
+    ("vgg11", "7.609"),
+    ("vgg16", "15.47"),
+    ("vgg16_bn", "15.47"),
+    ("resnet18", "1.814"),
+    ("resnet34", "3.664"),
+    ("resnet50", "4.089"),
+    ("squeezenet1_0", "0.819"),
+    ("googlenet", "1.498"),
+    ("mobilenet_v2", "0.301"),
+]
+
+
+@pytest.mark.parametrize(("name", "published"), PUBLISHED_GMACS,
+                         ids=[name for name, _ in PUBLISHED_GMACS])
+def test_total_macs_equal_torchvisions_published_gflops(name: str, published: str) -> None:
+    macs = netspec.analyze(netspec.load(SPECS / f"{name}.yaml")).macs
+    places = Decimal(published)
+    assert (Decimal(macs) / 10**9).quantize(places) == places
+
+
+@pytest.mark.parametrize(("name", "published"), PUBLISHED_GMACS,
+                         ids=[name for name, _ in PUBLISHED_GMACS])
+def test_total_macs_equal_flop_counter_mode_on_the_built_module(name: str, published: str
+                                                                 ) -> None:
+    spec = netspec.load(SPECS / f"{name}.yaml")
+    report = netspec.analyze(spec)
+    model = netspec.build(spec, device="meta").eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.empty(1, *spec.input, device="meta"))
+    assert counter.get_total_flops() == 2 * report.macs
+
+
+def test_the_lectures_convolution_does_36000_multiply_accumulates() -> None:
+    """``Conv2d(1, 3, (4, 5))`` on 28x28: 3 maps of 25x24 outputs, each 1*4*5 products."""
+    spec = netspec.load({"input": [1, 28, 28], "layers": [
+        {"Conv2d": {"out_channels": 3, "kernel_size": [4, 5]}}]})
+    assert netspec.analyze(spec).macs == 3 * 25 * 24 * (1 * 4 * 5) == 36_000
+    assert re.search(r"^MACs \(per sample\): +36,000$",
+                     netspec.summary(spec, confirm=False).to_table(), re.M)
