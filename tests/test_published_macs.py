@@ -2,9 +2,9 @@
 
 torchvision publishes, for each set of ImageNet weights, ``_ops`` ("GFLOPS" in its model table,
 pytorch.org/vision/stable/models.html), which is the count of multiply-accumulates of
-convolutions (without bias) and linear layers at the resolution it evaluates the model at,
-224x224 for all of these. netspec's totals must equal them to the published precision, and
-equal torch's own ``FlopCounterMode`` (FLOPs / 2) on the built module exactly: the meta device
+convolutions (without bias) and linear layers at the resolution it evaluates the model at
+(224x224; 299x299 for Inception v3 and 384x384 for EfficientNet-V2-S, each spec's input).
+netspec's totals must equal them to the published precision, and equal torch's own ``FlopCounterMode`` (FLOPs / 2) on the built module exactly: the meta device
 runs the forward pass, so VGG-16 costs no memory.
 """
 
@@ -33,6 +33,19 @@ PUBLISHED_GMACS = [  # torchvision's *_Weights.IMAGENET1K_V1.meta["_ops"]
     ("squeezenet1_0", "0.819"),
     ("googlenet", "1.498"),
     ("mobilenet_v2", "0.301"),
+    ("resnext50_32x4d", "4.23"),
+    ("wide_resnet50_2", "11.398"),
+    ("inception_v3", "5.713"),  # at 299x299, the spec's input
+    ("densenet121", "2.834"),
+    ("mnasnet1_0", "0.314"),
+    ("mobilenet_v3_large", "0.217"),
+    ("mobilenet_v3_small", "0.057"),
+    ("shufflenet_v2_x1_0", "0.145"),
+    ("efficientnet_b0", "0.386"),
+    ("efficientnet_v2_s", "8.366"),  # at 384x384, the spec's input
+    ("regnet_x_400mf", "0.414"),
+    ("regnet_y_400mf", "0.402"),
+    ("convnext_tiny", "4.456"),
 ]
 
 
