@@ -4,8 +4,9 @@ torchvision publishes, for each set of ImageNet weights, ``_ops`` ("GFLOPS" in i
 pytorch.org/vision/stable/models.html), which is the count of multiply-accumulates of
 convolutions (without bias) and linear layers at the resolution it evaluates the model at
 (224x224; 299x299 for Inception v3 and 384x384 for EfficientNet-V2-S, each spec's input).
-netspec's totals must equal them to the published precision, and equal torch's own ``FlopCounterMode`` (FLOPs / 2) on the built module exactly: the meta device
-runs the forward pass, so VGG-16 costs no memory.
+netspec's totals must equal them to the published precision, and equal torch's own
+``FlopCounterMode`` (FLOPs / 2) on the built module exactly: the meta device runs the forward
+pass, so VGG-16 costs no memory.
 """
 
 from __future__ import annotations
