@@ -11,6 +11,7 @@ from math import prod
 from typing import TYPE_CHECKING
 
 from netspec.advice.lint_nodes import Finding, Node, shape_text, where
+from netspec.core.shapes import CHANNEL_AXIS
 from netspec.core.window import ROW_WORDS, axis_names, num
 
 if TYPE_CHECKING:
@@ -109,14 +110,18 @@ def dominant_layer(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Node
 
 def linear_on_a_map(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Node, Finding]]:
     """NS111: a fully connected layer on a channels-first feature map that convolutions or pools
-    made, its spatial axes left: it maps each row separately; ``Flatten`` was meant."""
+    made, its spatial axes left: it maps each row separately; ``Flatten`` was meant. Not on a
+    channels-last sample (``Permute``: ConvNeXt's pointwise Linear), where mapping the last dim
+    is the point."""
     rank = len(report.input_shape)
     windowed = False
     for node in nodes:
         if not node.leaf:
             continue
         shape = node.row.in_shape
-        if node.layer.is_fully_connected and windowed and len(shape) == rank >= 3:
+        channels_last = CHANNEL_AXIS in node.row.in_rf  # after Permute: Linear maps channels
+        if (node.layer.is_fully_connected and windowed and len(shape) == rank >= 3
+                and not channels_last):
             flat = prod(shape)
             yield node, ("NS111", f"it receives the feature map {shape_text(shape)} and, as in "
                          f"torch, maps only its last dim ({shape[-1]} values) at each of the "

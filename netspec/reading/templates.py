@@ -317,8 +317,10 @@ class _Expander:
             next(iter(node)) if isinstance(node, dict) and len(node) == 1 else None)
         if not isinstance(kind, str):
             return
-        if is_kind(kind):
+        if is_kind(kind) or kind in self.definitions:
             return
+        if did_you_mean(kind, self.definitions) is None:
+            return  # near no block: nothing to say here (a kind's typo is the validator's)
         guess = did_you_mean(kind, [*self.definitions, *kind_names()])
         if guess in self.definitions:
             raise self.error(f"unknown layer kind or block {kind!r}; did you mean {guess}?", src)

@@ -435,3 +435,10 @@ def test_ns111_at_the_input_line_with_the_fix() -> None:
 def test_ns111_not_on_channels_first_or_feature_inputs() -> None:
     assert "NS112" not in codes(spec("Conv2d: {out_channels: 8, kernel_size: 3}", "[3, 28, 28]"))
     assert "NS112" not in codes(spec("Linear: {out_features: 8}", "[28, 28, 3]"))
+
+
+def test_ns111_not_on_a_channels_last_linear_after_permute() -> None:
+    # ConvNeXt's pointwise layers: Permute to [H, W, C], Linear over C, Permute back
+    text = spec("Conv2d: {out_channels: 8, kernel_size: 3}\nPermute: {dims: [1, 2, 0]}\n"
+                "Linear: {out_features: 32}\nPermute: {dims: [2, 0, 1]}")
+    assert "NS111" not in codes(text)
