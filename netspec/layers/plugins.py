@@ -24,13 +24,15 @@ import keyword
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from netspec.core.errors import NetspecError, fail
 from netspec.core.shapes import AxisRF
 from netspec.layers import registry
 from netspec.layers.base import Layer, LayerReport
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 GROUP = "netspec.kinds"
 """The entry-point group an installed package declares its kinds in."""
@@ -160,6 +162,10 @@ def entry_point_names() -> list[str]:
 
 
 def _points() -> list[EntryPoint]:
+    """The installed ``netspec.kinds`` entry points (importlib.metadata is imported here: only a
+    spec naming an unknown kind, or a listing of every kind, pays for it)."""
+    from importlib.metadata import entry_points
+
     return list(entry_points(group=GROUP))
 
 
