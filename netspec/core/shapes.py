@@ -95,12 +95,16 @@ class AxisRF:
     ``size``: how many input pixels one unit can see; ``jump``: input pixels between adjacent
     units (the effective stride); ``start``: centre of the first unit's window. ``positional`` is
     False once the axis was flattened or pooled globally: every unit then sees the whole span.
+    ``undefined`` names why a column has no field at all (``token ids``: an integer input's
+    dims are positions in a sequence of ids, not pixels of a signal); such a column is not
+    positional, no layer changes it, and views show the reason instead of a number.
     """
 
     size: Fraction = Fraction(1)
     jump: Fraction = Fraction(1)
     start: Fraction = Fraction(0)
     positional: bool = True
+    undefined: str = ""
 
     def through_window(self, kernel: int, stride: int, pad_left: int, dilation: int) -> AxisRF:
         """The field after a sliding window (convolution or pooling) on this axis."""
@@ -168,6 +172,16 @@ CHANNEL_AXIS = AxisRF(Fraction(0), Fraction(0), Fraction(0), positional=False)
 """The column of a receptive field that stands for the channel axis: present only while that
 axis is not dim 0 of a sample (after ``Permute`` to channels-last, ``[H, W, C]``), where the
 field then has one column per sample dim. No spatial axis has size 0."""
+
+
+def no_field(reason: str) -> AxisRF:
+    """A column without a receptive field, and why (``token ids``)."""
+    return AxisRF(Fraction(0), Fraction(0), Fraction(0), positional=False, undefined=reason)
+
+
+def undefined_reason(rf: tuple[AxisRF, ...]) -> str:
+    """Why ``rf`` has no field (the first undefined column's reason), or ``""``."""
+    return next((axis.undefined for axis in rf if axis.undefined), "")
 
 
 def spatial_columns(rf: tuple[AxisRF, ...]) -> tuple[AxisRF, ...]:

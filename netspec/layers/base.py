@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, mode
 
 from netspec.core.errors import SpecPath, fail, format_path
 from netspec.core.lint_codes import check_codes
-from netspec.core.shapes import AxisRF, Shape, number, spatial_columns
+from netspec.core.shapes import AxisRF, Shape, number, spatial_columns, undefined_reason
 from netspec.core.window import Window, size_lines, window_field_lines
 from netspec.layers.fields import Bool, ModuleName
 
@@ -67,7 +67,11 @@ class LayerReport:
 
 
 def rf_to_dicts(rf: RF) -> list[dict[str, Any]]:
-    """One entry per spatial axis (a channels-last sample's channel column is left out)."""
+    """One entry per spatial axis (a channels-last sample's channel column is left out); a
+    column without a field has null numbers and says why (``undefined``)."""
+    reason = undefined_reason(rf)
+    if reason:
+        return [{"size": None, "jump": None, "start": None, "undefined": reason}]
     return [
         {"size": number(a.size), "jump": number(a.jump), "start": number(a.start)}
         for a in spatial_columns(rf)

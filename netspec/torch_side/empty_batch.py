@@ -46,7 +46,7 @@ def run_on_empty_batch(spec: Spec, report: Report) -> tuple[nn.Module, torchinfo
             storage = _unbacked(tensor)
             setattr(module, name, nn.Parameter(storage, tensor.requires_grad)
                     if isinstance(tensor, nn.Parameter) else storage)
-    data = torch.empty((0, *report.input_shape), device="cpu")
+    data = example_input(spec, 0, "cpu")
     try:
         stats = torchinfo.summary(model, input_data=data, verbose=0, depth=depth, mode="eval")
     finally:
@@ -64,6 +64,15 @@ def run_on_empty_batch(spec: Spec, report: Report) -> tuple[nn.Module, torchinfo
         stats.summary_list, stats.input_size, stats.total_input, stats.formatting
     )
     return model, one_sample
+
+
+def example_input(spec: Spec, batch: int, device: str) -> torch.Tensor:
+    """A batch of ``batch`` samples of the spec's input: floats, or integer zeros (valid ids of
+    any vocabulary) for ``input: {dtype: long}``."""
+    shape = (batch, *spec.input)
+    if spec.input_dtype == "long":
+        return torch.zeros(shape, dtype=torch.long, device=device)
+    return torch.empty(shape, device=device)
 
 
 def _unbacked(tensor: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,13 @@ from typing import Literal
 import torch
 from torch import nn
 
+from netspec.torch_side.token_modules import ClassToken as ClassToken
+from netspec.torch_side.token_modules import MultiheadAttention as MultiheadAttention
+from netspec.torch_side.token_modules import PositionEmbedding as PositionEmbedding
+from netspec.torch_side.token_modules import SelectToken as SelectToken
+from netspec.torch_side.token_modules import TokenMean as TokenMean
+from netspec.torch_side.token_modules import TransformerEncoderLayer as TransformerEncoderLayer
+
 
 class Residual(nn.Module):
     """``post(body(x) + shortcut(x))``; without a shortcut, ``post(body(x))``.

@@ -98,7 +98,10 @@ def read_arguments(cls: type[Layer], module: nn.Module, layers: Reader) -> dict[
         if key in cls.netspec_fields or key in cls.inferred:
             continue
         annotation = info.annotation
-        if hasattr(module, key):
+        kept = getattr(module, "netspec_args", None)  # arguments torch keeps under other names
+        if isinstance(kept, dict) and key in kept:
+            value = kept[key]
+        elif hasattr(module, key):
             value = getattr(module, key)
         elif _holds_layers(annotation) and isinstance(module, nn.Sequential):
             value = module
@@ -187,6 +190,8 @@ class _Reader:
             subclass = f", a subclass of {bases[0]}" if bases else ""
             unsupported.append(f"{path or '(the model)'} ({type(module).__name__}{subclass})")
             return
+        if not any(_holds_layers(info.annotation) for info in cls.model_fields.values()):
+            return  # a leaf kind: its module's own children (attention's out_proj) are its own
         for key, child in module.named_children():
             child_path = f"{path}.{key}" if path else key
             if type(child) is nn.ModuleList:

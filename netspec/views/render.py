@@ -13,7 +13,7 @@ from enum import Enum
 from fractions import Fraction
 
 from netspec.analysis.analysis import Report
-from netspec.core.shapes import Shape, spatial_columns
+from netspec.core.shapes import Shape, spatial_columns, undefined_reason
 from netspec.layers.base import RF, LayerReport
 
 EMPTY = "--"
@@ -62,6 +62,9 @@ def fraction(value: Fraction) -> str:
 
 def rf_size(rf: RF) -> str:
     """``7x7``: pixels of the input one unit sees, per spatial axis; ``--`` without spatial axes."""
+    reason = undefined_reason(rf)
+    if reason:
+        return f"n/a ({reason})"
     rf = spatial_columns(rf)
     return "x".join(fraction(axis.size) for axis in rf) if rf else EMPTY
 
@@ -118,7 +121,9 @@ def cells(row: LayerReport) -> dict[Column, str]:
 def totals(report: Report) -> list[tuple[str, str]]:
     """(label, value) lines under the table."""
     rf = report.rf
-    if rf:
+    if undefined_reason(rf):
+        receptive = f"not defined: the input holds {undefined_reason(rf)}, not pixels"
+    elif rf:
         jump = rf_jump(rf)
         receptive = rf_size(rf) + (f" (jump {jump})" if jump != EMPTY else " (whole input)")
     else:
