@@ -4,8 +4,9 @@
 documented size formulas give (written out here, not taken from netspec): a chain over most
 registered kinds in 1-D, 2-D or 3-D (convolutions of every padding kind, transposed
 convolutions, pools, adaptive pools, norms, dropouts, activations, upsampling, Linear on the
-last dim, Flatten/Unflatten), with composites (Sequential, Repeat, Residual, Parallel) and,
-sometimes, ``params:`` and ``blocks:`` standing in for literal values.
+last dim, Flatten/Unflatten, and today's kinds: ``modern_strategies``), with composites
+(Sequential, Repeat, Residual, Parallel) and, sometimes, ``params:`` and ``blocks:`` standing
+in for literal values.
 
 ``corrupted_texts()`` takes such a spec written as YAML and damages it: at the text level
 (delete, duplicate, swap or insert characters; delete, duplicate, swap or re-indent lines;
@@ -25,6 +26,7 @@ import yaml
 from hypothesis import strategies as st
 
 from netspec.layers.registry import registered_kinds
+from tests.modern_strategies import modern_leaf
 
 Shape = tuple[int, ...]
 Entry = Any
@@ -77,6 +79,9 @@ class Chain:
 
     def spatial(self, shape: Shape) -> bool:
         return len(shape) == self.rank + 1
+
+    def draw_permutation(self, rank: int) -> list[int]:
+        return list(self.draw(st.permutations(range(rank))))
 
     def fits(self, sizes: Shape) -> bool:
         return all(1 <= n <= MAX_SIZE[self.rank] for n in sizes)
@@ -212,7 +217,9 @@ class Chain:
         return self.pick(*ACTIVATIONS), shape
 
     def spatial_leaf(self, shape: Shape) -> tuple[Entry, Shape]:
-        choice = self.int(0, 9)
+        choice = self.int(0, 10)
+        if choice == 10:
+            return modern_leaf(self, shape)
         if choice <= 2:
             return self.conv(shape)
         if choice == 3:

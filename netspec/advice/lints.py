@@ -231,12 +231,23 @@ def activation_before_norm(node: Node) -> list[Finding]:
              "output before the nonlinearity")]
 
 
+def branch_drop_outside_residual(node: Node) -> list[Finding]:
+    """NS110: stochastic depth where no enclosing composite adds its path to another."""
+    if not node.layer.drops_branch or any(
+            row.layer is not None and row.layer.adds_paths() for row in node.ancestors):
+        return []
+    return [("NS110", f"{node.row.kind} outside a residual branch: in training it zeroes whole "
+             "samples of everything after it, not a branch. Stochastic depth drops a residual "
+             "branch, x + drop(f(x)): put it at the end of a Residual body")]
+
+
 ROW_RULES: tuple[Callable[[Node], list[Finding]], ...] = (
     even_kernel_padding,
     bias_before_norm,
     dropped_rows,
     dropout_before_batch_norm,
     activation_before_norm,
+    branch_drop_outside_residual,
 )
 
 

@@ -16,6 +16,7 @@ LINT_CODES: dict[str, str] = {
     "NS107": "final receptive field smaller than the input",
     "NS108": "final receptive field far larger than the input",
     "NS109": "one layer holds most of the parameters",
+    "NS110": "stochastic depth outside a residual branch",
 }
 """Code -> one-line title. The explanation of each is in docs/lints.md."""
 

@@ -141,6 +141,8 @@ class Layer(BaseModel):
     """Drops values at random in training only."""
     is_normalization: ClassVar[bool] = False
     """Normalises activations with statistics (batch, instance, group, layer norm)."""
+    drops_branch: ClassVar[bool] = False
+    """Zeroes whole samples at random in training: meant for the end of a residual branch."""
 
     name: ModuleName | None = Field(
         default=None, description="Name of this module in the built nn.Sequential."
@@ -270,6 +272,10 @@ class Layer(BaseModel):
 
     def uses_running_stats(self) -> bool:
         """True when evaluation uses statistics gathered in training (BatchNorm)."""
+        return False
+
+    def adds_paths(self) -> bool:
+        """True when this composite adds one of its paths to another (a residual sum)."""
         return False
 
     def chain(self) -> tuple[Layer, ...] | None:

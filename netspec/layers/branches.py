@@ -63,6 +63,9 @@ class Residual(Composite):
         default=False, description="Register the shortcut before the body (torchvision's RegNet "
         "order of parameters). Default: False")
 
+    def adds_paths(self) -> bool:
+        return True
+
     def shortcut_layers(self, in_shape: Shape, body_shape: Shape) -> tuple[Layer, ...] | None:
         """The shortcut as layers: () for identity, None for no shortcut at all."""
         if not isinstance(self.shortcut, str):
@@ -204,6 +207,9 @@ class Parallel(Composite):
         if self.merge != "concat":
             return merged
         return (sum(shape[0] for shape in shapes), *first[1:])
+
+    def adds_paths(self) -> bool:
+        return self.merge == "add"
 
     def merge_label(self) -> str:
         return {"concat": "concat", "add": "+", "mul": "\N{MULTIPLICATION SIGN}"}[self.merge]

@@ -86,6 +86,7 @@ class StochasticDepth(Layer):
 
     kind = "StochasticDepth"
     is_dropout = True
+    drops_branch = True
 
     p: Float = Field(description="Probability of zeroing a sample (row) or the batch.")
     mode: Literal["row", "batch"] = Field(

@@ -15,7 +15,7 @@
 A string value that names a parameter is an expression (``4 * width``) evaluated by
 ``netspec.expressions`` (no ``eval``); expressions are numeric. A value that is exactly one
 parameter's name takes that parameter's value whole, whatever it is: a number, a list
-(``kernel_size: k`` with ``k: [1, 7]``), a bool, a string (``padding: same``) or null. A block
+(``kernel_size: k`` with ``k: [1, 7]``), a bool, a string (``padding: same``). A block
 used in a list becomes its single layer, or a ``Sequential`` of its layers; ``name:`` at the use
 site names it (a block whose one layer is a ``Repeat``, which takes no name, becomes a named
 ``Sequential`` of the copies). Expanded values keep the

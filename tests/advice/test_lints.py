@@ -375,3 +375,16 @@ def test_summary_lists_warnings_under_the_table() -> None:
            "  NS102 layers[0] Conv2d: its bias (16 parameters)" in table
     assert "- NS102 layers\\[0\\] Conv2d" not in result.to_markdown()
     assert "- NS102 layers[0] Conv2d: its bias" in result.to_markdown()
+
+
+# --- NS110: stochastic depth outside a residual branch ---
+
+
+def test_stochastic_depth_outside_a_residual_branch() -> None:
+    warning = only(spec("Conv2d: {out_channels: 3, kernel_size: 3, padding: 1}\n"
+                        "StochasticDepth: {p: 0.2, mode: row}"), "NS110")
+    assert "outside a residual branch" in warning.message
+    inside = spec("Residual: {shortcut: identity, body: ["
+                  "{Conv2d: {out_channels: 3, kernel_size: 3, padding: 1}}, "
+                  "{Sequential: {layers: [{StochasticDepth: {p: 0.2, mode: row}}]}}]}")
+    assert "NS110" not in codes(inside)
