@@ -13,8 +13,10 @@ strictly positive coefficients, in float64 on the CPU:
   its window, a sum keeps all of them alive. (Not ``AvgPool``: it has no dilation, and torch's
   ``avg_pool3d`` refuses an input smaller than the kernel that ``max_pool3d`` pads and accepts.)
   Adaptive max pools become adaptive average pools;
-- activations, dropout and normalisation layers become ``Identity``: they act on each position
-  separately (in eval mode), so they never change which inputs a unit depends on;
+- attention (``MultiheadAttention``, ``TransformerEncoderLayer``) becomes the mean of all tokens
+  and features; a class token a constant zero token; token selection and mean are kept;
+- activations, dropout, normalisation layers and position embeddings become ``Identity``: they
+  act on each position (in eval mode), so they never change which inputs a unit depends on;
 - average pools, flatten, upsampling and the layout changes (``Permute``, ``ChannelShuffle``,
   ``Chunk``, ``Narrow``) are kept as they are; containers (``Sequential``, netspec's
   ``Residual``, ``Parallel`` and ``Gate``) keep their structure with their children replaced
@@ -88,6 +90,21 @@ class MeanFeatures(nn.Module):
         return mean.expand(*x.shape[:-1], self.out_features)
 
 
+class TokenMix(nn.Module):
+    """Attention's dependence, positive: every output is the mean of all tokens and features
+    (``MultiheadAttention``, ``TransformerEncoderLayer``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(1, 2), keepdim=True).expand_as(x)
+
+
+class PrependZero(nn.Module):
+    """``ClassToken``'s dependence: a constant token (zeros) before the others."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.zeros_like(x[:, :1]), x], dim=1)
+
+
 class WindowSum(nn.Module):
     """The sum over each window of a max pool (any dilation, padding and ``ceil_mode``)."""
 
@@ -141,6 +158,12 @@ def positive_linear(module: nn.Module) -> nn.Module:
         return module.requires_grad_(False)
     if isinstance(module, nn.Linear):
         return MeanFeatures(module.out_features)
+    if isinstance(module, netspec_modules.MultiheadAttention | nn.TransformerEncoderLayer):
+        return TokenMix()
+    if isinstance(module, netspec_modules.ClassToken):
+        return PrependZero()
+    if isinstance(module, netspec_modules.SelectToken | netspec_modules.TokenMean):
+        return module
     if isinstance(module, nn.modules.pooling._MaxPoolNd):
         return WindowSum(module)
     if isinstance(module, nn.modules.pooling._AdaptiveMaxPoolNd):
