@@ -98,6 +98,14 @@ class TokenMix(nn.Module):
         return x.mean(dim=(1, 2), keepdim=True).expand_as(x)
 
 
+class SpatialMix(nn.Module):
+    """Every position of a channels-last map ``[B, H, W, C]`` reads all of it (a superset of
+    windowed attention's dependence; rows after it are not checked as windows)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(1, 2, 3), keepdim=True).expand_as(x)
+
+
 class PrependZero(nn.Module):
     """``ClassToken``'s dependence: a constant token (zeros) before the others."""
 
@@ -160,6 +168,8 @@ def positive_linear(module: nn.Module) -> nn.Module:
         return MeanFeatures(module.out_features)
     if isinstance(module, netspec_modules.MultiheadAttention | nn.TransformerEncoderLayer):
         return TokenMix()
+    if isinstance(module, netspec_modules.ShiftedWindowAttention):
+        return SpatialMix()  # its rows are bounds, not windows: breaks_exactness skips them
     if isinstance(module, netspec_modules.ClassToken):
         return PrependZero()
     if isinstance(module, netspec_modules.SelectToken | netspec_modules.TokenMean):
@@ -193,7 +203,8 @@ def breaks_exactness(module: nn.Module, in_shape: tuple[int, ...]) -> bool:
         )
     adaptive = (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
     for inner in module.modules():
-        if isinstance(inner, nn.modules.conv._ConvTransposeNd | nn.Upsample):
+        if isinstance(inner, nn.modules.conv._ConvTransposeNd | nn.Upsample
+                      | netspec_modules.ShiftedWindowAttention):
             return True
         if isinstance(inner, adaptive) and set(_tuple(inner.output_size, 3)) != {1}:
             return True

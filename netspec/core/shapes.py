@@ -105,12 +105,27 @@ class AxisRF:
     start: Fraction = Fraction(0)
     positional: bool = True
     undefined: str = ""
+    period: int = 0
+    """Units in one tile, or 0: after windowed attention (Swin) all units of a window share one
+    field, the hull of the window (``size`` is that hull), the windows starting at units
+    ``phase + m period``. A later window reads whole tiles (``through_window``)."""
+    phase: int = 0
 
     def through_window(self, kernel: int, stride: int, pad_left: int, dilation: int) -> AxisRF:
         """The field after a sliding window (convolution or pooling) on this axis."""
         if not self.positional:
             return self
         k_eff = effective_kernel(kernel, dilation)
+        if self.period and k_eff == 1 and stride == 1:
+            return self  # pointwise: the tiles stay
+        if self.period:  # a window meets up to tiles_met tiles: their hull
+            met = tiles_met(k_eff, -pad_left, stride, self.period, self.phase)
+            grown = (met - 1) * self.period * self.jump
+            return AxisRF(
+                size=self.size + grown,
+                jump=self.jump * stride,
+                start=self.start + (Fraction(k_eff - 1, 2) - pad_left) * self.jump,
+            )
         return AxisRF(
             size=self.size + (k_eff - 1) * self.jump,
             jump=self.jump * stride,
@@ -161,6 +176,18 @@ class AxisRF:
         k = max(extent, 1)
         seen = self.through_window(k, k, 0, 1)
         return AxisRF(seen.size, seen.jump, seen.start, positional=False)
+
+
+def tiles_met(units: int, first: int, step: int, period: int, phase: int) -> int:
+    """The most tiles that one of the windows ``[first + i step, first + i step + units)``
+    touches, the tiles being runs of ``period`` units starting at ``phase + m period``
+    (the windows' offsets modulo the period repeat within ``period`` windows)."""
+    most = 1
+    for index in range(period):
+        start = first + index * step
+        end = start + units - 1
+        most = max(most, (end - phase) // period - (start - phase) // period + 1)
+    return most
 
 
 def number(value: Fraction) -> int | float:

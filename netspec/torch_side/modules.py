@@ -15,6 +15,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from netspec.torch_side.swin_modules import PatchMerging as PatchMerging
+from netspec.torch_side.swin_modules import ShiftedWindowAttention as ShiftedWindowAttention
 from netspec.torch_side.token_modules import ClassToken as ClassToken
 from netspec.torch_side.token_modules import MultiheadAttention as MultiheadAttention
 from netspec.torch_side.token_modules import PositionEmbedding as PositionEmbedding
