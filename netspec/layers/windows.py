@@ -221,6 +221,19 @@ class PatchMerging(Layer):
             return rf
         return (rf[0].through_window(2, 2, 0, 1), rf[1].through_window(2, 2, 0, 1), rf[2])
 
+    def explain_field(self, rf: RF, in_shape: Shape) -> list[str]:
+        if not _located(rf, in_shape):
+            return []
+        after = self.receptive_field(rf, in_shape)
+        lines = []
+        for axis, name in ((0, "H"), (1, "W")):
+            if not rf[axis].positional:
+                continue
+            tiles = f"; tiles of {rf[axis].period} share a field" if rf[axis].period else ""
+            lines.append(f"RF_{name} = {rf[axis].size} -> {after[axis].size}, jump = "
+                         f"{after[axis].jump} (2 units a window{tiles})")
+        return lines
+
     def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
         c = in_shape[2]
         return [f"params = 8*{c}^2 + 8*{c} = {self.parameter_count(in_shape)}",
