@@ -43,6 +43,13 @@ class SpatialMix(nn.Module):
         return x.mean(dim=(1, 2, 3), keepdim=True).expand_as(x)
 
 
+class GroupMix(nn.Module):
+    """MaxViT's attention inside groups ``[B, G, S, D]``: each output reads its whole group."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3), keepdim=True).expand_as(x)
+
+
 class PrependZero(nn.Module):
     """``ClassToken``'s dependence: a constant token (zeros) before the others."""
 
@@ -107,6 +114,8 @@ def positive_linear(module: nn.Module) -> nn.Module:
         return TokenMix()
     if isinstance(module, netspec_modules.ShiftedWindowAttention):
         return SpatialMix()  # its rows are bounds, not windows: breaks_exactness skips them
+    if isinstance(module, netspec_modules.RelativePositionalMultiHeadAttention):
+        return GroupMix()
     if isinstance(module, netspec_modules.ClassToken):
         return PrependZero()
     if isinstance(module, netspec_modules.SelectToken | netspec_modules.TokenMean):
@@ -141,7 +150,7 @@ def breaks_exactness(module: nn.Module, in_shape: tuple[int, ...]) -> bool:
     adaptive = (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
     for inner in module.modules():
         if isinstance(inner, nn.modules.conv._ConvTransposeNd | nn.Upsample
-                      | netspec_modules.ShiftedWindowAttention):
+                      | netspec_modules.ShiftedWindowAttention | netspec_modules.Partition):
             return True
         if isinstance(inner, adaptive) and set(_tuple(inner.output_size, 3)) != {1}:
             return True

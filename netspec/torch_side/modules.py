@@ -15,6 +15,10 @@ from typing import Literal
 import torch
 from torch import nn
 
+from netspec.torch_side.maxvit_modules import Partition as Partition
+from netspec.torch_side.maxvit_modules import (
+    RelativePositionalMultiHeadAttention as RelativePositionalMultiHeadAttention,
+)
 from netspec.torch_side.swin_modules import PatchMerging as PatchMerging
 from netspec.torch_side.swin_modules import ShiftedWindowAttention as ShiftedWindowAttention
 from netspec.torch_side.token_modules import ClassToken as ClassToken
