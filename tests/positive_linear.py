@@ -27,6 +27,36 @@ class MeanFeatures(nn.Module):
         return mean.expand(*x.shape[:-1], self.out_features)
 
 
+class TokenMix(nn.Module):
+    """Attention's dependence, positive: every output is the mean of all tokens and features
+    (``MultiheadAttention``, ``TransformerEncoderLayer``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(1, 2), keepdim=True).expand_as(x)
+
+
+class SpatialMix(nn.Module):
+    """Every position of a channels-last map ``[B, H, W, C]`` reads all of it (a superset of
+    windowed attention's dependence; rows after it are not checked as windows)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(1, 2, 3), keepdim=True).expand_as(x)
+
+
+class GroupMix(nn.Module):
+    """MaxViT's attention inside groups ``[B, G, S, D]``: each output reads its whole group."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3), keepdim=True).expand_as(x)
+
+
+class PrependZero(nn.Module):
+    """``ClassToken``'s dependence: a constant token (zeros) before the others."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.zeros_like(x[:, :1]), x], dim=1)
+
+
 class WindowSum(nn.Module):
     """The sum over each window of a max pool (any dilation, padding and ``ceil_mode``)."""
 
@@ -80,6 +110,16 @@ def positive_linear(module: nn.Module) -> nn.Module:
         return module.requires_grad_(False)
     if isinstance(module, nn.Linear):
         return MeanFeatures(module.out_features)
+    if isinstance(module, netspec_modules.MultiheadAttention | nn.TransformerEncoderLayer):
+        return TokenMix()
+    if isinstance(module, netspec_modules.ShiftedWindowAttention):
+        return SpatialMix()  # its rows are bounds, not windows: breaks_exactness skips them
+    if isinstance(module, netspec_modules.RelativePositionalMultiHeadAttention):
+        return GroupMix()
+    if isinstance(module, netspec_modules.ClassToken):
+        return PrependZero()
+    if isinstance(module, netspec_modules.SelectToken | netspec_modules.TokenMean):
+        return module
     if isinstance(module, nn.modules.pooling._MaxPoolNd):
         return WindowSum(module)
     if isinstance(module, nn.modules.pooling._AdaptiveMaxPoolNd):
@@ -109,7 +149,8 @@ def breaks_exactness(module: nn.Module, in_shape: tuple[int, ...]) -> bool:
         )
     adaptive = (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
     for inner in module.modules():
-        if isinstance(inner, nn.modules.conv._ConvTransposeNd | nn.Upsample):
+        if isinstance(inner, nn.modules.conv._ConvTransposeNd | nn.Upsample
+                      | netspec_modules.ShiftedWindowAttention | netspec_modules.Partition):
             return True
         if isinstance(inner, adaptive) and set(_tuple(inner.output_size, 3)) != {1}:
             return True

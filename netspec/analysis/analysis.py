@@ -14,8 +14,8 @@ from netspec.analysis.limits import check_size
 from netspec.analysis.memo import once_per_spec
 from netspec.core.errors import LimitError, NetspecError, Problem
 from netspec.core.limits import bytes_text
-from netspec.core.shapes import AxisRF, Shape
-from netspec.layers.base import RF, LayerReport, rf_to_dicts, sum_macs
+from netspec.core.shapes import AxisRF, Shape, no_field, rf_to_dicts
+from netspec.layers.base import RF, LayerReport, sum_macs
 from netspec.layers.walk import walk
 from netspec.reading.loader import SpecSource, read_spec
 from netspec.reading.spec import Spec
@@ -79,8 +79,13 @@ class Report:
         }
 
 
-def input_rf(shape: Shape) -> RF:
-    """The receptive field of the input itself: one pixel per spatial axis ([C, *spatial])."""
+def input_rf(shape: Shape, dtype: str = "float") -> RF:
+    """The receptive field of the input itself: one pixel per spatial axis ([C, *spatial]).
+
+    Integer ids (``dtype: long``, token ids for ``Embedding``) have no pixels to see: one
+    column that says so (``no_field``), kept by every layer after."""
+    if dtype == "long":
+        return (no_field("token ids"),)
     return tuple(AxisRF() for _ in shape[1:])
 
 
@@ -92,7 +97,9 @@ def analyze(spec: Spec) -> Report:
     """
     check_size(spec)  # before the walk: Repeat copies multiply
     try:
-        rows, _, rf = walk(spec.layers, tuple(spec.input), input_rf(tuple(spec.input)), ("layers",))
+        rows, _, rf = walk(
+            spec.layers, tuple(spec.input), input_rf(tuple(spec.input), spec.input_dtype),
+            ("layers",))
     except NetspecError as error:
         located = [spec.source.locate(p) for p in error.within(("layers",)).problems]
         raise type(error)([*_input_hints(spec), *located]) from None

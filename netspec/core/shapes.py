@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 Shape = tuple[int, ...]
 
@@ -133,13 +134,22 @@ class AxisRF:
     False once the axis was flattened or pooled globally: every unit then sees the whole span.
     ``known`` is False after a layer that does not say what it does to the field (a plugin kind
     without ``receptive_field``): the axis stays unknown through every later layer.
+    ``undefined`` names why a column has no field at all (``token ids``: an integer input's
+    dims are positions in a sequence of ids, not pixels of a signal); such a column is not
+    positional, no layer changes it, and views show the reason instead of a number.
     """
 
     size: Fraction = Fraction(1)
     jump: Fraction = Fraction(1)
     start: Fraction = Fraction(0)
     positional: bool = True
+    undefined: str = ""
     known: bool = True
+    period: int = 0
+    """Units in one tile, or 0: after windowed attention (Swin) all units of a window share one
+    field, the hull of the window (``size`` is that hull), the windows starting at units
+    ``phase + m period``. A later window reads whole tiles (``through_window``)."""
+    phase: int = 0
 
     @staticmethod
     def unknown() -> AxisRF:
@@ -151,6 +161,16 @@ class AxisRF:
         if not self.positional:
             return self
         k_eff = effective_kernel(kernel, dilation)
+        if self.period and k_eff == 1 and stride == 1:
+            return self  # pointwise: the tiles stay
+        if self.period:  # a window meets up to tiles_met tiles: their hull
+            met = tiles_met(k_eff, -pad_left, stride, self.period, self.phase)
+            grown = (met - 1) * self.period * self.jump
+            return AxisRF(
+                size=bounded(self.size + grown),
+                jump=bounded_jump(self.jump * stride),
+                start=bounded(self.start + (Fraction(k_eff - 1, 2) - pad_left) * self.jump),
+            )
         return AxisRF(
             size=bounded(self.size + (k_eff - 1) * self.jump),
             jump=bounded_jump(self.jump * stride),
@@ -224,6 +244,18 @@ def _plain(value: Fraction) -> str:
         f"{value.numerator}/{value.denominator}")
 
 
+def tiles_met(units: int, first: int, step: int, period: int, phase: int) -> int:
+    """The most tiles that one of the windows ``[first + i step, first + i step + units)``
+    touches, the tiles being runs of ``period`` units starting at ``phase + m period``
+    (the windows' offsets modulo the period repeat within ``period`` windows)."""
+    most = 1
+    for index in range(period):
+        start = first + index * step
+        end = start + units - 1
+        most = max(most, (end - phase) // period - (start - phase) // period + 1)
+    return most
+
+
 def number(value: Fraction) -> int | float:
     """A fraction as the plainest JSON number: an int when whole, else a float."""
     return int(value) if value.denominator == 1 else float(value)
@@ -233,6 +265,16 @@ CHANNEL_AXIS = AxisRF(Fraction(0), Fraction(0), Fraction(0), positional=False)
 """The column of a receptive field that stands for the channel axis: present only while that
 axis is not dim 0 of a sample (after ``Permute`` to channels-last, ``[H, W, C]``), where the
 field then has one column per sample dim. No spatial axis has size 0."""
+
+
+def no_field(reason: str) -> AxisRF:
+    """A column without a receptive field, and why (``token ids``)."""
+    return AxisRF(Fraction(0), Fraction(0), Fraction(0), positional=False, undefined=reason)
+
+
+def undefined_reason(rf: tuple[AxisRF, ...]) -> str:
+    """Why ``rf`` has no field (the first undefined column's reason), or ``""``."""
+    return next((axis.undefined for axis in rf if axis.undefined), "")
 
 
 def spatial_columns(rf: tuple[AxisRF, ...]) -> tuple[AxisRF, ...]:
@@ -247,3 +289,17 @@ def broadcast_shape(a: Shape, b: Shape) -> Shape | None:
     if len(a) != len(b) or any(x != y and 1 not in (x, y) for x, y in zip(a, b, strict=True)):
         return None
     return tuple(max(x, y) if 0 not in (x, y) else 0 for x, y in zip(a, b, strict=True))
+
+
+def rf_to_dicts(rf: tuple[AxisRF, ...]) -> list[dict[str, Any]]:
+    """Per spatial axis ``{size, jump, start}`` (a channels-last sample's channel column is left
+    out); an unknown axis (``AxisRF.known``) gives nulls; a column without a field has null
+    numbers and says why (``undefined``)."""
+    reason = undefined_reason(rf)
+    if reason:
+        return [{"size": None, "jump": None, "start": None, "undefined": reason}]
+    return [
+        {"size": number(a.size), "jump": number(a.jump), "start": number(a.start)} if a.known
+        else {"size": None, "jump": None, "start": None}
+        for a in spatial_columns(rf)
+    ]

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, mode
 
 from netspec.core.errors import SpecPath, fail, format_path
 from netspec.core.lint_codes import check_codes
-from netspec.core.shapes import AxisRF, Shape, number, spatial_columns
+from netspec.core.shapes import AxisRF, Shape, rf_to_dicts
 from netspec.core.window import Window, size_lines, window_field_lines
 from netspec.layers.fields import Bool, ModuleName
 
@@ -65,16 +65,6 @@ class LayerReport:
             "macs": self.macs,
             "receptive_field": rf_to_dicts(self.rf),
         }
-
-
-def rf_to_dicts(rf: RF) -> list[dict[str, Any]]:
-    """Per spatial axis ``{size, jump, start}`` (a channels-last sample's channel column is left
-    out); an unknown axis (``AxisRF.known``) gives nulls."""
-    return [
-        {"size": number(a.size), "jump": number(a.jump), "start": number(a.start)} if a.known
-        else {"size": None, "jump": None, "start": None}
-        for a in spatial_columns(rf)
-    ]
 
 
 def unknown_field(rf: RF) -> RF:

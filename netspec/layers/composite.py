@@ -184,7 +184,9 @@ def merge_fields(fields: list[tuple[str, RF]], kind: str) -> RF:
                     f"{first_name} has jump {a.jump} and centre {a.start}, {name} has jump "
                     f"{b.jump} and centre {b.start}; match their strides and paddings",
                 )
-            merged[axis] = AxisRF(max(a.size, b.size), a.jump, a.start)
+            wider = a if a.size >= b.size else b  # its windows' tiling (Swin) too
+            merged[axis] = AxisRF(wider.size, a.jump, a.start, period=wider.period,
+                                  phase=wider.phase)
     return tuple(merged)
 
 

@@ -41,6 +41,10 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "layout": ("Permute", "ChannelShuffle"),
     "split": ("Chunk", "Narrow"),
     "scaling": ("LayerScale", "StochasticDepth"),
+    "tokens": ("ClassToken", "PositionEmbedding", "SelectToken", "TokenMean", "Embedding"),
+    "attention": ("MultiheadAttention", "TransformerEncoderLayer"),
+    "windows": ("ShiftedWindowAttention", "PatchMerging"),
+    "partition": ("Partition", "RelativePositionalMultiHeadAttention"),
 }
 """Each module of ``netspec.layers`` and the kinds it defines, in the order ``netspec layers``
 lists them."""

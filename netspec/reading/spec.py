@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    Strict,
+    field_validator,
+    model_validator,
+)
 
 from netspec.core.errors import Problem, SpecError, SpecPath, format_path
 from netspec.core.lint_codes import check_codes
@@ -20,6 +28,10 @@ else:
     from netspec.layers.registry import AnyLayer
 
 MAX_INPUT_DIMS = 5
+
+InputDtype = Literal["float", "long"]
+"""What one input sample holds: real values (images, signals) or integer ids (``long``: token
+ids for ``Embedding``)."""
 
 Position = tuple[int, int]
 
@@ -111,7 +123,12 @@ class Spec(BaseModel):
     input: tuple[Annotated[int, Strict(), Field(gt=0)], ...] = Field(
         min_length=1,
         max_length=MAX_INPUT_DIMS,
-        description="One input sample's shape, without the batch dimension: [C, H, W].",
+        description="One input sample's shape, without the batch dimension: [C, H, W]; or "
+        "{shape: [128], dtype: long} for integer ids (token ids for Embedding).",
+    )
+    input_dtype: InputDtype = Field(
+        default="float",
+        description="float (default) or long (integer ids); written as input: {shape, dtype}.",
     )
     layers: tuple[AnyLayer, ...] = Field(description="The layers, in order.")
     expect: Expect | None = Field(
@@ -122,6 +139,22 @@ class Spec(BaseModel):
     )
 
     _source: SourceMap = PrivateAttr(default_factory=SourceMap)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _input_mapping(cls, data: Any) -> Any:
+        """``input: {shape: [128], dtype: long}`` -> ``input: [128]``, ``input_dtype: long``."""
+        if not isinstance(data, dict) or not isinstance(data.get("input"), dict):
+            return data
+        given = dict(data["input"])
+        unknown = sorted(map(str, set(given) - {"shape", "dtype"}))
+        if unknown or "shape" not in given:
+            raise ValueError(
+                "input: as a mapping takes shape (required) and dtype (float or long), such as "
+                f"{{shape: [128], dtype: long}}; received keys {sorted(map(str, given))}"
+            )
+        rest = {key: value for key, value in data.items() if key != "input"}
+        return {**rest, "input": given["shape"], "input_dtype": given.get("dtype", "float")}
 
     @field_validator("lint_ignore")
     @classmethod
@@ -145,7 +178,8 @@ class Spec(BaseModel):
         return hash(self._key())
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.name, self.input, self.layers, self.expect, self.lint_ignore)
+        return (self.name, self.input, self.input_dtype, self.layers, self.expect,
+                self.lint_ignore)
 
     @property
     def source(self) -> SourceMap:
@@ -167,7 +201,10 @@ class Spec(BaseModel):
         data: dict[str, Any] = {}
         if self.name is not None:
             data["name"] = self.name
-        data["input"] = list(self.input)
+        if self.input_dtype == "float":
+            data["input"] = list(self.input)
+        else:
+            data["input"] = {"shape": list(self.input), "dtype": self.input_dtype}
         data["layers"] = [layer.entry() for layer in self.layers]
         if self.expect is not None:
             data["expect"] = self.expect.to_data()

@@ -36,7 +36,6 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from math import prod
 
-import torch
 import torchinfo
 from torch import nn
 from torchinfo.layer_info import LayerInfo
@@ -49,7 +48,8 @@ from netspec.layers.base import LayerReport
 from netspec.layers.plugins import describe, torch_modules
 from netspec.reading.spec import Spec
 from netspec.torch_side.build import build, module_class
-from netspec.torch_side.empty_batch import run_on_empty_batch
+from netspec.torch_side.empty_batch import example_input, run_on_empty_batch
+from netspec.torch_side.flop_count import opaque_statistics
 from netspec.torch_side.flops import flop_counter_macs
 from netspec.torch_side.plugin_check import check_plugins
 
@@ -157,7 +157,9 @@ def compare(
     macs: dict[str, int],
 ) -> list[Problem]:
     """Every disagreement between ``report`` and what torchinfo saw of ``model`` (``macs``:
-    FlopCounterMode's MACs by module path)."""
+    FlopCounterMode's MACs by module path); attention and embeddings are one leaf each
+    (``netspec.torch_side.flop_count``)."""
+    stats = opaque_statistics(stats)
     names = {id(module): name for name, module in model.named_modules()}
 
     def macs_of(info: LayerInfo) -> int:
@@ -174,7 +176,7 @@ def run_torchinfo(spec: Spec, report: Report) -> tuple[nn.Module, torchinfo.Mode
     depth = max((row.depth for row in report.layers), default=0) + 1
     try:
         model = build(spec, device="meta")
-        data = torch.empty((1, *report.input_shape), device="meta")
+        data = example_input(spec, 1, "meta")
         stats = torchinfo.summary(model, input_data=data, verbose=0, depth=depth, mode="eval")
     except Exception as error:  # torch rejected what netspec accepted: a netspec bug
         cause = error.__cause__ or error

@@ -46,7 +46,7 @@ def run_on_empty_batch(spec: Spec, report: Report) -> tuple[nn.Module, torchinfo
             storage = _unbacked(tensor)
             setattr(module, name, nn.Parameter(storage, tensor.requires_grad)
                     if isinstance(tensor, nn.Parameter) else storage)
-    data = torch.empty((0, *report.input_shape), device="cpu")
+    data = example_input(spec, 0, "cpu")
     try:
         stats = torchinfo.summary(model, input_data=data, verbose=0, depth=depth, mode="eval")
     finally:
@@ -66,7 +66,19 @@ def run_on_empty_batch(spec: Spec, report: Report) -> tuple[nn.Module, torchinfo
     return model, one_sample
 
 
+def example_input(spec: Spec, batch: int, device: str) -> torch.Tensor:
+    """A batch of ``batch`` samples of the spec's input: floats, or integer zeros (valid ids of
+    any vocabulary) for ``input: {dtype: long}``."""
+    shape = (batch, *spec.input)
+    if spec.input_dtype == "long":
+        return torch.zeros(shape, dtype=torch.long, device=device)
+    return torch.empty(shape, device=device)
+
+
 def _unbacked(tensor: torch.Tensor) -> torch.Tensor:
     """CPU storage of ``tensor``'s shape and dtype that nothing initialises, so no page is
-    touched: reserved address space, not memory."""
-    return torch.empty(tensor.shape, dtype=tensor.dtype, device="cpu")
+    touched: reserved address space, not memory. Integer tensors (indices such as Swin's
+    ``relative_position_index``, which a forward looks up even on an empty batch) are zeros,
+    a valid index into any table."""
+    storage = torch.empty(tensor.shape, dtype=tensor.dtype, device="cpu")
+    return storage if storage.is_floating_point() else storage.zero_()

@@ -8,8 +8,9 @@ and in total. It runs on the meta device, on one sample: its formulas need shape
 activation memory, so VGG-16 costs what LeNet costs.
 
 The ops ``FlopCounterMode`` has no formula for count zero; attention through a fused kernel it
-cannot see into would be undercounted, which is why netspec's attention is confirmed through
-the path it counts (the plain matrix products).
+cannot see into would be undercounted, so the count runs with the fast path off and the math
+backend of ``scaled_dot_product_attention`` (``flop_count.counted_attention``): attention goes
+through the plain matrix products, which it counts.
 """
 
 from __future__ import annotations
@@ -20,19 +21,21 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from netspec.reading.spec import Spec
 from netspec.torch_side.build import build
+from netspec.torch_side.flop_count import counted_attention
 
 
 def flop_counter_macs(spec: Spec, input_shape: tuple[int, ...]) -> dict[str, int]:
     """MACs per module of the built spec for one sample, by module path (``""``: the whole
     network, ``"3"``, ``"3.body.0"``...), as ``FlopCounterMode`` counts them (FLOPs / 2)."""
     model = build(spec, device="meta").eval()
-    return module_macs(model, torch.empty((1, *input_shape), device="meta"))
+    dtype = torch.long if spec.input_dtype == "long" else None  # token ids: any, on meta
+    return module_macs(model, torch.empty((1, *input_shape), dtype=dtype, device="meta"))
 
 
 def module_macs(model: nn.Module, data: torch.Tensor) -> dict[str, int]:
     """``FlopCounterMode``'s FLOPs / 2 per module path of ``model`` on ``data``."""
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
+    with counted_attention(), torch.no_grad(), counter:
         model(data)
     root = type(model).__name__
     macs = {"": int(counter.get_total_flops()) // 2}

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from netspec.analysis.analysis import analyze, load
-from netspec.core.shapes import Shape, spatial_columns
+from netspec.core.shapes import Shape, spatial_columns, undefined_reason
 from netspec.layers.base import RF, Layer, LayerReport
 from netspec.reading.loader import SpecSource
 from netspec.views.diagram_model import Box, Edge, Element, Fork, Frame, Stack
@@ -132,6 +132,8 @@ def _shape(shape: Shape) -> str:
 
 
 def _rf(rf: RF) -> str:
+    if undefined_reason(rf):
+        return f"RF n/a ({undefined_reason(rf)})"
     rf = spatial_columns(rf)
     if not rf:
         return ""

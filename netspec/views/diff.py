@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from netspec.analysis.analysis import Report, analyze, load
-from netspec.layers.base import RF, LayerReport, rf_to_dicts
+from netspec.core.shapes import rf_to_dicts
+from netspec.layers.base import RF, LayerReport
 from netspec.views.render import (
     EMPTY,
     INDENT,

@@ -316,11 +316,31 @@ def _json_value(value: Any) -> Any:
 def _spec_properties(*, template: bool, definitions: SchemaDict) -> SchemaDict:
     properties: SchemaDict = {}
     for key, info in Spec.model_fields.items():
+        if key == "input_dtype":
+            continue  # written inside input: {shape, dtype}
         field = _field_schema(info, template=template, definitions=definitions)
         if key == "layers":
             field["minItems"] = 1
+        if key == "input":
+            field = _input_forms(field)
         properties[key] = field
     return properties
+
+
+def _input_forms(shape: SchemaDict) -> SchemaDict:
+    """``input:`` as a shape, or ``{shape, dtype}`` for integer ids (``dtype: long``)."""
+    plain = {key: value for key, value in shape.items() if key != "description"}
+    return {
+        "description": shape.get("description", ""),
+        "anyOf": [plain, {
+            "type": "object",
+            "properties": {"shape": plain, "dtype": {
+                "enum": ["float", "long"], "default": "float",
+                "description": Spec.model_fields["input_dtype"].description or ""}},
+            "required": ["shape"],
+            "additionalProperties": False,
+        }],
+    }
 
 
 def _loose(field: SchemaDict) -> SchemaDict:

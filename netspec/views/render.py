@@ -16,7 +16,7 @@ from typing import Any
 
 from netspec.analysis.analysis import Report
 from netspec.analysis.memory import Memory, megabytes
-from netspec.core.shapes import Shape, beyond_text, spatial_columns
+from netspec.core.shapes import Shape, beyond_text, spatial_columns, undefined_reason
 from netspec.layers.base import RF, LayerReport
 
 EMPTY = "--"
@@ -74,6 +74,9 @@ def fraction(value: Fraction) -> str:
 
 def rf_size(rf: RF) -> str:
     """``7x7``: pixels of the input one unit sees, per spatial axis; ``--`` without spatial axes."""
+    reason = undefined_reason(rf)
+    if reason:
+        return f"n/a ({reason})"
     rf = spatial_columns(rf)
     return "x".join(fraction(axis.size) if axis.known else UNKNOWN for axis in rf) if rf else EMPTY
 
@@ -133,7 +136,9 @@ def totals(report: Report, memory: Memory | None = None, *, units: bool = True
     """(label, value) lines under the table; ``units`` adds ``(138.36 M)`` to large counts
     (the table; Markdown keeps the exact integers alone)."""
     rf = report.rf
-    if rf and not all(axis.known for axis in rf):
+    if undefined_reason(rf):
+        receptive = f"not defined: the input holds {undefined_reason(rf)}, not pixels"
+    elif rf and not all(axis.known for axis in rf):
         receptive = f"{UNKNOWN} (a plugin kind does not give it)"
     elif rf:
         jump = rf_jump(rf)
