@@ -98,6 +98,9 @@ class AxisRF:
     ``undefined`` names why a column has no field at all (``token ids``: an integer input's
     dims are positions in a sequence of ids, not pixels of a signal); such a column is not
     positional, no layer changes it, and views show the reason instead of a number.
+    ``tile``/``phase``: after windowed attention (Swin) units fall in tiles of ``tile``
+    consecutive units, boundaries at ``phase + m tile``, that share one field; ``size`` is then
+    the largest field of a unit (``netspec.layers.windows``). 0: every unit has its own window.
     """
 
     size: Fraction = Fraction(1)
@@ -105,14 +108,26 @@ class AxisRF:
     start: Fraction = Fraction(0)
     positional: bool = True
     undefined: str = ""
+    tile: int = 0
+    phase: int = 0
+
+    def tiles_touched(self, units: int) -> int:
+        """The most tiles that ``units`` consecutive units can touch (``units`` when untiled)."""
+        if not self.tile:
+            return units
+        return 1 if units <= 1 else -(-(units - 1) // self.tile) + 1
 
     def through_window(self, kernel: int, stride: int, pad_left: int, dilation: int) -> AxisRF:
         """The field after a sliding window (convolution or pooling) on this axis."""
         if not self.positional:
             return self
         k_eff = effective_kernel(kernel, dilation)
+        if self.tile and k_eff == 1 and stride == 1:
+            return self  # a pointwise window keeps the tiles
+        # tiled: the union of the tiles k_eff units can touch (an upper bound), untiled after
+        grow = (self.tiles_touched(k_eff) - 1) * self.tile if self.tile else k_eff - 1
         return AxisRF(
-            size=self.size + (k_eff - 1) * self.jump,
+            size=self.size + grow * self.jump,
             jump=self.jump * stride,
             start=self.start + (Fraction(k_eff - 1, 2) - pad_left) * self.jump,
         )

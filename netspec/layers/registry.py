@@ -41,6 +41,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "scaling": ("LayerScale", "StochasticDepth"),
     "tokens": ("ClassToken", "PositionEmbedding", "SelectToken", "TokenMean", "Embedding"),
     "attention": ("MultiheadAttention", "TransformerEncoderLayer"),
+    "windows": ("ShiftedWindowAttention", "PatchMerging"),
 }
 """Each module of ``netspec.layers`` and the kinds it defines, in the order ``netspec layers``
 lists them."""
