@@ -72,7 +72,8 @@ def test_built_model_matches_the_analysis_layer_by_layer(path: Path) -> None:
     rows = report.top_level()
     names = [layer.name or str(index) for index, layer in enumerate(spec.layers)]
     assert [name for name, _ in model.named_children()] == names
-    x = torch.empty(1, *spec.input, device="meta")
+    ids = spec.input_dtype == "long"  # token ids (text_classifier)
+    x = torch.zeros(1, *spec.input, device="meta", dtype=torch.long if ids else None)
     with torch.no_grad():
         for row, (name, module) in zip(rows, model.named_children(), strict=True):
             assert sum(p.numel() for p in module.parameters()) == row.params, name
@@ -94,7 +95,9 @@ def test_small_spec_runs_on_the_cpu(path: Path) -> None:
     model = netspec.build(spec).eval()
     assert isinstance(model, nn.Sequential)
     with torch.no_grad():
-        out = model(torch.randn(2, *spec.input))
+        data = (torch.randint(0, 2, (2, *spec.input)) if spec.input_dtype == "long"
+                else torch.randn(2, *spec.input))
+        out = model(data)
     assert tuple(out.shape) == (2, *report.output_shape)
     assert torch.isfinite(out).all()
 

@@ -43,7 +43,8 @@ def sample_dim(dim: int, in_shape: Shape, field: str) -> int:
 
 @register
 class Permute(Layer):
-    """Reorders the dims of a sample, ``torch.permute`` without the batch dim:
+    """Reorders the dims of a sample: ``torch.permute`` without the batch dim.
+
     ``{dims: [1, 2, 0]}`` turns ``[C, H, W]`` into channels-last ``[H, W, C]`` (``x.permute(0,
     2, 3, 1)`` on the batch), ``{dims: [2, 0, 1]}`` turns it back.
 
@@ -109,8 +110,9 @@ class Permute(Layer):
 
 @register
 class ChannelShuffle(Layer):
-    """Interleaves the channels of ``groups`` groups, exactly ``torch.nn.ChannelShuffle``:
-    ``[C, *]`` seen as ``[groups, C / groups, *]``, transposed to ``[C / groups, groups, *]``
+    """Interleaves the channels of ``groups`` groups, exactly ``torch.nn.ChannelShuffle``.
+
+    ``[C, *]`` is seen as ``[groups, C / groups, *]``, transposed to ``[C / groups, groups, *]``
     (ShuffleNet: channel ``i * groups + j`` of the output is channel ``j * C / groups + i``).
 
     Shape: unchanged; ``C`` (dim 0) must be a multiple of ``groups``.

@@ -23,9 +23,11 @@ __all__ = ["LayerScale", "StochasticDepth"]
 
 @register
 class LayerScale(Layer):
-    """``x * scale``, ``scale`` a learnable parameter of shape ``[C, 1, ..., 1]`` (one value
-    per channel, ``C`` = dim 0 of the sample, broadcast over the other dims) filled with
-    ``init_value``: ConvNeXt's layer scale (``[C, 1, 1]`` on ``[C, H, W]``, starting at 1e-6).
+    """A learnable scale per channel, ``x * scale`` (ConvNeXt's layer scale).
+
+    ``scale`` is a parameter of shape ``[C, 1, ..., 1]`` (one value per channel, ``C`` = dim 0
+    of the sample, broadcast over the other dims) filled with ``init_value``: ``[C, 1, 1]`` on
+    ``[C, H, W]``, starting at 1e-6 in ConvNeXt.
 
     Shape: unchanged. Receptive field: unchanged.
     Parameters: ``C`` (the parameter is named ``scale``). Buffers: none. MACs: 0 (elementwise).
@@ -69,8 +71,9 @@ class LayerScale(Layer):
 
 @register
 class StochasticDepth(Layer):
-    """Stochastic depth (Huang et al. 2016), exactly ``torchvision.ops.StochasticDepth``
-    without depending on torchvision: in training each sample (``mode: row``) or the whole
+    """Stochastic depth (Huang et al. 2016), exactly ``torchvision.ops.StochasticDepth``.
+
+    No torchvision needed. In training each sample (``mode: row``) or the whole
     batch (``mode: batch``) is zeroed with probability ``p``, and what is kept is divided by
     ``1 - p`` (not when ``p`` is 1: then all is zero); in eval, and when ``p`` is 0, the
     identity. Put it at the end of a residual branch to drop the branch.

@@ -60,8 +60,10 @@ def _field_line(rf: RF, in_shape: Shape, dim: int, offset: int) -> list[str]:
 
 @register
 class Chunk(Layer):
-    """Piece ``index`` of ``torch.chunk(x, chunks, dim)`` on one sample: ShuffleNetV2's
-    ``x.chunk(2, dim=1)`` is ``Chunk: {chunks: 2, index: 0}`` and ``{chunks: 2, index: 1}``.
+    """One piece of ``torch.chunk(x, chunks, dim)`` on a sample: piece ``index``.
+
+    ShuffleNetV2's ``x.chunk(2, dim=1)`` is ``Chunk: {chunks: 2, index: 0}`` and
+    ``{chunks: 2, index: 1}``.
 
     Shape: dim ``dim`` of size ``n`` becomes the piece's size: torch cuts ``ceil(n / chunks)``
     per piece, the last one smaller, and there may be fewer than ``chunks`` pieces (``n = 5``,
@@ -120,8 +122,10 @@ class Chunk(Layer):
 
 @register
 class Narrow(Layer):
-    """Positions ``start`` to ``start + length - 1`` of one dim, exactly ``torch.narrow`` on a
-    sample (``dim`` without the batch; a negative ``start`` counts from the end, as in torch).
+    """``length`` positions of one dim from ``start``: ``torch.narrow`` on a sample.
+
+    ``dim`` is a dim of one sample (no batch); a negative ``start`` counts from the end, as in
+    torch.
 
     Shape: dim ``dim`` becomes ``length``; ``start + length`` must fit in it.
     Receptive field: see the module notes (a spatial slice moves the centre).
