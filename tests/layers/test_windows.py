@@ -1,0 +1,226 @@
+"""Swin's kinds: ShiftedWindowAttention and PatchMerging against an independent plain-PyTorch
+reference written here (windows by label, not torchvision's slices), hand-counted parameters,
+buffers and MACs, FlopCounterMode / 2 on the built modules, and receptive fields against
+gradients (float64; masked pairs, weighted e^-100 by torchvision's mask, ignored below 1e-30).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import netspec
+from netspec.torch_side.roundtrip import from_module
+
+
+def reference_index(wh: int, ww: int) -> torch.Tensor:
+    """For a (query, key) pair of a window, row-major: ``(dy + wh - 1)(2ww - 1) + dx + ww - 1``."""
+    ys, xs = torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")
+    ys, xs = ys.reshape(-1), xs.reshape(-1)
+    return ((ys[:, None] - ys[None, :] + wh - 1) * (2 * ww - 1)
+            + xs[:, None] - xs[None, :] + ww - 1).reshape(-1)
+
+
+def labels(size: int, window: int, shift: int) -> torch.Tensor:
+    """Rolled frame of one padded axis: 0 ordinary, 1 before the wrap, 2 wrapped round."""
+    out = torch.zeros(size, dtype=torch.long)
+    if shift:
+        out[size - window: size - shift] = 1
+        out[size - shift:] = 2
+    return out
+
+
+def reference_attention(x: torch.Tensor, qkv: nn.Linear, proj: nn.Linear, table: torch.Tensor,
+                        window: tuple[int, int], shift: tuple[int, int],
+                        heads: int) -> torch.Tensor:
+    """Swin's (shifted) window attention on ``[B, H, W, C]``, written from the paper."""
+    batch, height, width, dim = x.shape
+    wh, ww = window
+    ph, pw = -height % wh, -width % ww
+    x = F.pad(x, (0, 0, 0, pw, 0, ph))
+    hp, wp = height + ph, width + pw
+    sh, sw = (shift[0] if wh < hp else 0), (shift[1] if ww < wp else 0)
+    x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
+    nh, nw, m = hp // wh, wp // ww, wh * ww
+    win = x.view(batch, nh, wh, nw, ww, dim).transpose(2, 3).reshape(-1, m, dim)
+    q, k, v = qkv(win).view(-1, m, 3, heads, dim // heads).permute(2, 0, 3, 1, 4).unbind(0)
+    bias = table[reference_index(wh, ww)].view(m, m, -1).permute(2, 0, 1)
+    scores = q @ k.transpose(-1, -2) / math.sqrt(dim // heads) + bias
+    region = (labels(hp, wh, sh)[:, None] * 3 + labels(wp, ww, sw)[None, :])
+    region = region.view(nh, wh, nw, ww).transpose(1, 2).reshape(nh * nw, m)
+    blocked = (region[:, :, None] != region[:, None, :]).to(scores.dtype) * -100.0
+    scores = (scores.view(batch, nh * nw, heads, m, m) + blocked[None, :, None]).view(
+        -1, heads, m, m)
+    out = proj((scores.softmax(-1) @ v).transpose(1, 2).reshape(-1, m, dim))
+    out = out.view(batch, nh, nw, wh, ww, dim).transpose(2, 3).reshape(batch, hp, wp, dim)
+    return torch.roll(out, shifts=(sh, sw), dims=(1, 2))[:, :height, :width]
+
+
+def one_layer(shape: list[int], entry: dict[str, Any]) -> tuple[netspec.Report, nn.Module]:
+    spec = netspec.load({"input": shape, "layers": [entry]})
+    return netspec.analyze(spec), netspec.build(spec)[0]
+
+
+def flop_macs(module: nn.Module, shape: list[int]) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        module(torch.zeros(1, *shape))
+    return int(counter.get_total_flops()) // 2
+
+
+CASES = [  # (H, W, C), window, shift, heads
+    ([14, 14, 12], 7, 0, 3),
+    ([14, 14, 12], 7, 3, 3),
+    ([9, 10, 8], [4, 3], [2, 1], 2),   # padded to 12 x 12
+    ([7, 7, 8], 7, 3, 4),              # one window covers the map: the shift is clamped to 0
+    ([7, 16, 8], [7, 4], [3, 2], 2),   # clamped on H only
+]
+
+
+@pytest.mark.parametrize(("shape", "window", "shift", "heads"), CASES)
+def test_shifted_window_attention_equals_the_reference(
+    shape: list[int], window: Any, shift: Any, heads: int
+) -> None:
+    entry = {"ShiftedWindowAttention": {"window_size": window, "shift_size": shift,
+                                        "num_heads": heads}}
+    report, module = one_layer(shape, entry)
+    torch.manual_seed(0)
+    x = torch.randn(2, *shape)
+    wh, ww = (window, window) if isinstance(window, int) else window
+    sh, sw = (shift, shift) if isinstance(shift, int) else shift
+    module.eval()
+    with torch.no_grad():
+        for tensor in module.parameters():
+            tensor.normal_()
+        expected = reference_attention(x, module.qkv, module.proj,
+                                       module.relative_position_bias_table, (wh, ww), (sh, sw),
+                                       heads)
+        torch.testing.assert_close(module(x), expected, rtol=1e-5, atol=1e-5)
+    # hand counts: qkv 3C^2 + 3C, proj C^2 + C, table (2wh-1)(2ww-1) heads; index (wh ww)^2
+    h, w, c = shape
+    params = 4 * c * c + 4 * c + (2 * wh - 1) * (2 * ww - 1) * heads
+    row = report.layers[0]
+    assert row.params == params == sum(p.numel() for p in module.parameters())
+    assert row.buffers == (wh * ww) ** 2 == module.relative_position_index.numel()
+    hp, wp = -(-h // wh) * wh, -(-w // ww) * ww
+    macs = hp * wp * 4 * c * c + (hp // wh) * (wp // ww) * 2 * (wh * ww) ** 2 * c
+    assert row.macs == macs == flop_macs(module, shape)
+    assert tuple(module.state_dict()) == ("relative_position_bias_table",
+                                          "relative_position_index", "qkv.weight", "qkv.bias",
+                                          "proj.weight", "proj.bias")
+
+
+def test_the_clamped_shift_is_explained() -> None:
+    spec = netspec.load({"input": [7, 16, 8], "layers": [{"ShiftedWindowAttention": {
+        "window_size": [7, 4], "shift_size": [3, 2], "num_heads": 2}}]})
+    row = netspec.analyze(spec).layers[0]
+    assert row.layer is not None
+    lines = "\n".join(row.layer.explain(row.in_shape, row.in_rf))
+    assert "shift used = [0, 2]" in lines and "clamped" in lines
+    assert "MACs = 7*16*(4*8^2 (qkv, proj) + 2*28*8 (QK^T, AV))" in lines
+
+
+def test_a_shift_as_large_as_the_window_is_refused() -> None:
+    with pytest.raises(netspec.NetspecError, match="shift_size must be below window_size"):
+        netspec.load({"input": [14, 14, 8], "layers": [{"ShiftedWindowAttention": {
+            "window_size": 7, "shift_size": 7, "num_heads": 2}}]})
+
+
+@pytest.mark.parametrize("shape", [[8, 8, 6], [7, 9, 6]])
+def test_patch_merging_equals_the_reference(shape: list[int]) -> None:
+    report, module = one_layer(shape, {"PatchMerging": {}})
+    h, w, c = shape
+    torch.manual_seed(1)
+    x = torch.randn(2, *shape)
+    padded = torch.zeros(2, h + h % 2, w + w % 2, c)
+    padded[:, :h, :w] = x
+    # torchvision's order of the 2x2 cell: (0,0), (1,0), (0,1), (1,1) as (row, column)
+    cells = torch.cat([padded[:, r::2, q::2] for q, r in ((0, 0), (0, 1), (1, 0), (1, 1))], -1)
+    with torch.no_grad():
+        for tensor in module.parameters():
+            tensor.normal_()
+        expected = F.layer_norm(cells, (4 * c,), module.norm.weight, module.norm.bias) @ (
+            module.reduction.weight.T)
+        torch.testing.assert_close(module(x), expected, rtol=1e-5, atol=1e-5)
+    out = (-(-h // 2), -(-w // 2), 2 * c)
+    row = report.layers[0]
+    assert row.out_shape == out
+    assert row.params == 8 * c * c + 8 * c == sum(p.numel() for p in module.parameters())
+    assert row.macs == out[0] * out[1] * 4 * c * 2 * c == flop_macs(module, shape)
+    assert tuple(module.state_dict()) == ("reduction.weight", "norm.weight", "norm.bias")
+
+
+def test_swin_kinds_round_trip_through_from_module() -> None:
+    spec = netspec.load({"input": [14, 14, 12], "layers": [
+        {"ShiftedWindowAttention": {"window_size": [7, 7], "shift_size": [3, 3], "num_heads": 3,
+                                    "qkv_bias": False}},
+        {"PatchMerging": {"eps": 1e-6}}]})
+    model = netspec.build(spec)
+    again = from_module(model, [14, 14, 12])
+    assert netspec.analyze(again) == netspec.analyze(spec)
+    rebuilt = netspec.build(again)
+    rebuilt.load_state_dict(model.state_dict())
+    x = torch.randn(1, 14, 14, 12)
+    torch.testing.assert_close(rebuilt(x), model(x))
+
+
+# --- receptive field: gradients of one output unit ---
+
+
+def gradient_sizes(spec: netspec.Spec, upto: int) -> tuple[int, int]:
+    """Largest and smallest field of any output unit along H after the first ``upto`` layers,
+    from gradients (float64, random weights; entries below 1e-30 of the largest ignored)."""
+    model = netspec.build(spec, dtype=torch.float64)[:upto].eval()
+    _, height, width = spec.input
+    x = torch.randn(1, *spec.input, dtype=torch.float64, requires_grad=True)
+    out = model(x)  # [1, H', W', C]
+    sizes = []
+    for unit in range(out.shape[1]):
+        (grad,) = torch.autograd.grad(out[0, unit, out.shape[2] // 2].square().sum(), x,
+                                      retain_graph=True)
+        seen = grad.abs().amax(dim=(0, 1, 3))
+        rows = torch.nonzero(seen > seen.max() * 1e-30).flatten()
+        sizes.append(int(rows.max() - rows.min()) + 1)
+    return max(sizes), min(sizes)
+
+
+def test_windowed_attention_field_against_gradients() -> None:
+    """Patch embedding 2/2, then windows of 4 (plain, shifted by 2), a merge, windows again, on
+    64 pixels (32 tokens): the windowed rows are exact, the rows after the merge upper bounds
+    (a merged pair of tokens never straddles the shifted tiles here, which the closed form
+    does not know)."""
+    spec = netspec.load({"input": [1, 64, 64], "layers": [
+        {"Conv2d": {"out_channels": 4, "kernel_size": 2, "stride": 2}},
+        {"Permute": {"dims": [1, 2, 0]}},
+        {"ShiftedWindowAttention": {"window_size": 4, "num_heads": 1}},
+        {"ShiftedWindowAttention": {"window_size": 4, "shift_size": 2, "num_heads": 1}},
+        {"PatchMerging": {}},
+        {"ShiftedWindowAttention": {"window_size": 4, "num_heads": 1}},
+    ]})
+    report = netspec.analyze(spec)
+    analysed = [int(row.rf[0].size) for row in report.layers]
+    # by hand: conv 2; +(4-1)*2 = 8; shifted against the first windows: +4*2 = 16;
+    # merge on tiles of 4 tokens: 2 tiles touched, +4*2 = 24; windows of 4 on an untiled axis
+    # of jump 4: +(4-1)*4 = 36
+    assert analysed == [2, 2, 8, 16, 24, 36]
+    for upto in (3, 4):
+        largest, _ = gradient_sizes(spec, upto)
+        assert largest == analysed[upto - 1]
+    for upto in (5, 6):
+        largest, _ = gradient_sizes(spec, upto)
+        assert largest <= analysed[upto - 1]
+
+
+def test_one_window_over_the_map_sees_it_whole() -> None:
+    report = netspec.analyze(netspec.load({"input": [2, 14, 14], "layers": [
+        {"Conv2d": {"out_channels": 4, "kernel_size": 2, "stride": 2}},
+        {"Permute": {"dims": [1, 2, 0]}},
+        {"ShiftedWindowAttention": {"window_size": 7, "shift_size": 3, "num_heads": 2}}]}))
+    axis = report.layers[-1].rf[0]
+    assert not axis.positional and axis.size == 14  # 2 + (7 - 1) * 2
