@@ -75,6 +75,9 @@ CASES: list[tuple[list[int], Any]] = [
     ([4, 6, 6], {"Narrow": {"dim": 2, "start": -3, "length": 2}}),
     ([4, 6, 6], {"LayerScale": {"init_value": 0.5}}),
     ([4, 6, 6], {"StochasticDepth": {"p": 0.2, "mode": "row"}}),
+    ([9, 10, 8], {"ShiftedWindowAttention": {"window_size": [4, 3], "shift_size": [2, 1],
+                                              "num_heads": 2}}),
+    ([7, 9, 6], "PatchMerging"),
 ]
 
 
