@@ -177,7 +177,6 @@ def gradient_sizes(spec: netspec.Spec, upto: int) -> tuple[int, int]:
     """Largest and smallest field of any output unit along H after the first ``upto`` layers,
     from gradients (float64, random weights; entries below 1e-30 of the largest ignored)."""
     model = netspec.build(spec, dtype=torch.float64)[:upto].eval()
-    _, height, width = spec.input
     x = torch.randn(1, *spec.input, dtype=torch.float64, requires_grad=True)
     out = model(x)  # [1, H', W', C]
     sizes = []
