@@ -36,7 +36,8 @@ from torchinfo.layer_info import LayerInfo
 __all__ = ["OPAQUE", "counted_attention", "flop_macs", "opaque_statistics"]
 
 OPAQUE = frozenset({"MultiheadAttention", "TransformerEncoderLayer", "Embedding",
-                    "ShiftedWindowAttention", "PatchMerging"})
+                    "ShiftedWindowAttention", "PatchMerging",
+                    "RelativePositionalMultiHeadAttention"})
 """Module classes that are one netspec row each and whose MACs FlopCounterMode confirms."""
 
 

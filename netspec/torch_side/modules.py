@@ -21,7 +21,11 @@ from netspec.torch_side.token_modules import PositionEmbedding as PositionEmbedd
 from netspec.torch_side.token_modules import SelectToken as SelectToken
 from netspec.torch_side.token_modules import TokenMean as TokenMean
 from netspec.torch_side.token_modules import TransformerEncoderLayer as TransformerEncoderLayer
+from netspec.torch_side.window_modules import Partition as Partition
 from netspec.torch_side.window_modules import PatchMerging as PatchMerging
+from netspec.torch_side.window_modules import (
+    RelativePositionalMultiHeadAttention as RelativePositionalMultiHeadAttention,
+)
 from netspec.torch_side.window_modules import ShiftedWindowAttention as ShiftedWindowAttention
 
 
