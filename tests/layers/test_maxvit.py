@@ -19,7 +19,7 @@ from netspec.torch_side.roundtrip import from_module
 
 def hand_attention(x: torch.Tensor, module: nn.Module, head_dim: int) -> torch.Tensor:
     """softmax(Q (K / sqrt(D))^T + B) V per head; B[h, i, j] = table[offset(i, j), h]."""
-    b, g, s, d = x.shape
+    s, d = x.shape[-2:]
     side, heads = math.isqrt(s), d // head_dim
     q, k, v = module.to_qkv(x).split(d, dim=-1)
     bias = torch.empty(heads, s, s)

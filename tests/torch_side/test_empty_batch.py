@@ -79,6 +79,9 @@ CASES: list[tuple[list[int], Any]] = [
     ([9, 10, 8], {"ShiftedWindowAttention": {"window_size": [4, 3], "shift_size": [2, 1],
                                               "num_heads": 2}}),
     ([7, 9, 6], "PatchMerging"),
+    ([4, 14, 14], {"Partition": {"partition_type": "grid", "partition_size": 7, "layers": [
+        "LayerNorm", {"RelativePositionalMultiHeadAttention": {"head_dim": 2}}]}}),
+    ([2, 9, 8], {"RelativePositionalMultiHeadAttention": {"head_dim": 4}}),
 ]
 
 
