@@ -96,7 +96,7 @@ class ShiftedWindowAttention(nn.Module):
         if sum(shift):
             attn = attn.view(batch, windows, heads, tokens, tokens) + self._mask(
                 hp, wp, shift, x).unsqueeze(1).unsqueeze(0)
-            attn = attn.view(-1, heads, tokens, tokens)
+            attn = attn.view(batch * windows, heads, tokens, tokens)
         attn = F.dropout(F.softmax(attn, dim=-1), p=self.attention_dropout, training=self.training)
         x = attn.matmul(v).transpose(1, 2).reshape(x.size(0), tokens, dim)
         x = F.dropout(self.proj(x), p=self.dropout, training=self.training)
@@ -208,7 +208,7 @@ class Partition(nn.Module):
             x = x.reshape(b, c, p, h // p, p, w // p).permute(0, 3, 5, 2, 4, 1)
         else:  # groups: the tiles; tokens: inside a tile
             x = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1)
-        y: torch.Tensor = self.layers(x.reshape(b, -1, p * p, c))
+        y: torch.Tensor = self.layers(x.reshape(b, (h // p) * (w // p), p * p, c))
         if self.partition_type == "grid":
             y = y.reshape(b, h // p, w // p, p, p, c).permute(0, 5, 3, 1, 4, 2)
         else:
