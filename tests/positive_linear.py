@@ -68,9 +68,27 @@ KEPT = (
 )
 
 
+GROUPED = frozenset({"ShiftedWindowAttention", "RelativePositionalMultiHeadAttention"})
+"""Attention inside windows or groups (Swin, MaxViT): every unit of a window shares one field,
+which is no sliding window; they run as they are (materialised, random weights), and the rows
+from the first of them on are not checked here (``tests/layers/test_windows.py`` and
+``test_maxvit.py`` check their fields against gradients)."""
+
+
+def _materialised(module: nn.Module) -> nn.Module:
+    module = module.to_empty(device="cpu").to(torch.float64)
+    for inner in module.modules():
+        reset = getattr(inner, "reset_parameters", None)
+        if callable(reset):
+            reset()
+    return module.requires_grad_(False)
+
+
 def positive_linear(module: nn.Module) -> nn.Module:
     """The module's positive linear stand-in (see the module docstring); containers (netspec's
     ``Residual`` and ``Parallel``, ``nn.Sequential``) keep their structure, children replaced."""
+    if type(module).__name__ in GROUPED:
+        return _materialised(module)
     if isinstance(module, nn.modules.conv._ConvNd):
         module = module.to_empty(device="cpu").to(torch.float64)
         with torch.no_grad():
@@ -109,6 +127,8 @@ def breaks_exactness(module: nn.Module, in_shape: tuple[int, ...]) -> bool:
         )
     adaptive = (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
     for inner in module.modules():
+        if type(inner).__name__ in GROUPED | {"PatchMerging", "Partition"}:
+            return True
         if isinstance(inner, nn.modules.conv._ConvTransposeNd | nn.Upsample):
             return True
         if isinstance(inner, adaptive) and set(_tuple(inner.output_size, 3)) != {1}:
