@@ -38,6 +38,7 @@ from pydantic import Field, field_validator, model_validator
 
 from netspec.core.errors import fail
 from netspec.core.shapes import AxisRF, Shape
+from netspec.core.window import num
 from netspec.layers.base import RF, Layer, ShapeAfter, TorchCall, expect_rank
 from netspec.layers.fields import (
     Bool,
@@ -75,6 +76,24 @@ def windowed(axis: AxisRF, n: int, window: int, shift: int) -> AxisRF:
     else:
         grow = (axis.tiles_touched(window) - 1) * axis.tile
     return AxisRF(axis.size + grow * axis.jump, axis.jump, axis.start, tile=window, phase=phase)
+
+
+def window_rule(axis: AxisRF, n: int, window: int, shift: int) -> str:
+    """``windowed``'s arithmetic on one axis, numbers substituted."""
+    out = windowed(axis, n, window, shift)
+    r, j, got = num(axis.size), num(axis.jump), num(out.size)
+    if not axis.positional:
+        return f"{r} (already whole)"
+    if window >= _ceil(n, window) * window:
+        return f"{got}: one window covers the {n} units (whole)"
+    if not axis.tile:
+        return f"{r} + ({window}-1)*{j} = {got}"
+    if axis.tile == window:
+        if axis.phase == shift % window:
+            return f"{r} (the same windows as before)"
+        return f"{r} + {window}*{j} = {got} (windows shifted against the previous ones)"
+    touched = axis.tiles_touched(window)
+    return f"{r} + ({touched}-1)*{axis.tile}*{j} = {got} (tiles of {axis.tile} touched)"
 
 
 def _columns(rf: RF, in_shape: Shape) -> int | None:
@@ -245,11 +264,13 @@ class ShiftedWindowAttention(_ChannelsLast):
         ]
 
     def explain_field(self, rf: RF, in_shape: Shape) -> list[str]:
-        (wh, ww), shift = self.window(), self.effective_shift(in_shape)
-        return [f"RF: every token sees the hull of its {wh}x{ww} window (boundaries at "
-                f"{list(shift)} + multiples of the window): untiled r + (w-1)*j, shifted "
-                "against earlier windows r + w*j; largest field shown (an upper bound after "
-                "a merge)"]
+        first = _columns(rf, in_shape)
+        if first is None:
+            return []
+        window, shift = self.window(), self.effective_shift(in_shape)
+        return [f"RF ({'HW'[dim]}) = {window_rule(axis, in_shape[dim], window[dim], shift[dim])}"
+                f", jump = {num(axis.jump)}"
+                for dim, axis in enumerate(rf, start=first) if dim < 2 and axis.positional]
 
 
 @register
@@ -309,5 +330,18 @@ class PatchMerging(_ChannelsLast):
                 f"{self.macs(in_shape, out_shape)}"]
 
     def explain_field(self, rf: RF, in_shape: Shape) -> list[str]:
-        return ["RF: a 2x2 window of stride 2 on H and W: r + (2-1)*j (a tiled axis: the union "
-                "of the tiles it touches), jump x2"]
+        """A 2x2 window of stride 2 on H and W; on a tiled axis the tiles it can touch."""
+        first = _columns(rf, in_shape)
+        if first is None:
+            return []
+        lines = []
+        for dim, axis in enumerate(rf, start=first):
+            if dim >= 2 or not axis.positional:
+                continue
+            out = axis.through_window(2, 2, 0, 1)
+            r, j = num(axis.size), num(axis.jump)
+            grow = (f"({axis.tiles_touched(2)}-1)*{axis.tile}*{j}" if axis.tile
+                    else f"(2-1)*{j}")
+            lines.append(f"RF ({'HW'[dim]}) = {r} + {grow} = {num(out.size)}, jump = {j}*2 = "
+                         f"{num(out.jump)}")
+        return lines

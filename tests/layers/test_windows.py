@@ -223,3 +223,20 @@ def test_one_window_over_the_map_sees_it_whole() -> None:
         {"ShiftedWindowAttention": {"window_size": 7, "shift_size": 3, "num_heads": 2}}]}))
     axis = report.layers[-1].rf[0]
     assert not axis.positional and axis.size == 14  # 2 + (7 - 1) * 2
+
+
+def test_explain_shows_the_field_arithmetic() -> None:
+    """Patch 4/4 (field 4, jump 4), windows of 7: 4 + 6*4 = 28; shifted by 3: 28 + 7*4 = 56;
+    merge on tiles of 7 tokens (2 touched): 56 + 1*7*4 = 84, jump 8."""
+    spec = netspec.load({"input": [3, 56, 56], "layers": [
+        {"Conv2d": {"out_channels": 8, "kernel_size": 4, "stride": 4}},
+        {"Permute": {"dims": [1, 2, 0]}},
+        {"ShiftedWindowAttention": {"window_size": 7, "num_heads": 2}},
+        {"ShiftedWindowAttention": {"window_size": 7, "shift_size": 3, "num_heads": 2}},
+        "PatchMerging"]})
+    rows = netspec.analyze(spec).layers
+    lines = [row.layer.explain(row.in_shape, row.in_rf) for row in rows if row.layer]
+    assert "RF (H) = 4 + (7-1)*4 = 28, jump = 4" in lines[2]
+    assert "RF (W) = 28 + 7*4 = 56 (windows shifted against the previous ones), jump = 4" in (
+        lines[3])
+    assert "RF (H) = 56 + (2-1)*7*4 = 84, jump = 4*2 = 8" in lines[4]
