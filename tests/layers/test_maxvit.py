@@ -166,3 +166,15 @@ def test_per_token_layers_in_a_partition_leave_the_field() -> None:
         {"Partition": {"partition_type": "grid", "partition_size": 7, "layers": [
             "LayerNorm", {"Linear": {"out_features": 4}}]}}]}))
     assert [int(axis.size) for axis in report.rf] == [1, 1]
+
+
+def test_the_drawing_nests_the_partitions_layers() -> None:
+    """A grid partition of a 14x14 map in 7x7: 4 groups of 49 tokens; its hull: 13 units."""
+    from netspec.views.diagram import draw
+
+    chart = draw(netspec.load({"input": [8, 14, 14], "layers": [{"Partition": {
+        "partition_type": "grid", "partition_size": 7, "layers": [
+            "LayerNorm", {"RelativePositionalMultiHeadAttention": {"head_dim": 4}}]}}]}),
+        format="mermaid")
+    assert 'subgraph g2["Partition → 8×14×14 · RF 13×13"]' in chart
+    assert "RelativePositionalMultiHeadAttention<br/>head_dim=4<br/>4×49×8" in chart

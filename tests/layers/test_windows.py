@@ -240,3 +240,13 @@ def test_explain_shows_the_field_arithmetic() -> None:
     assert "RF (W) = 28 + 7*4 = 56 (windows shifted against the previous ones), jump = 4" in (
         lines[3])
     assert "RF (H) = 56 + (2-1)*7*4 = 84, jump = 4*2 = 8" in lines[4]
+
+
+def test_the_drawing_shows_the_windows() -> None:
+    from netspec.views.diagram import draw
+
+    chart = draw(netspec.load({"input": [14, 14, 8], "layers": [
+        {"ShiftedWindowAttention": {"window_size": 7, "shift_size": 3, "num_heads": 2}},
+        "PatchMerging"]}), format="svg")
+    assert "ShiftedWindowAttention" in chart and "PatchMerging" in chart
+    assert "7×7×16" in chart  # the merge: [ceil(14/2), ceil(14/2), 2*8]
