@@ -13,8 +13,10 @@ strictly positive coefficients, in float64 on the CPU:
   its window, a sum keeps all of them alive. (Not ``AvgPool``: it has no dilation, and torch's
   ``avg_pool3d`` refuses an input smaller than the kernel that ``max_pool3d`` pads and accepts.)
   Adaptive max pools become adaptive average pools;
-- activations, dropout and normalisation layers become ``Identity``: they act on each position
-  separately (in eval mode), so they never change which inputs a unit depends on;
+- attention (``MultiheadAttention``, ``TransformerEncoderLayer``) becomes the mean of all tokens
+  and features; a class token a constant zero token; token selection and mean are kept;
+- activations, dropout, normalisation layers and position embeddings become ``Identity``: they
+  act on each position (in eval mode), so they never change which inputs a unit depends on;
 - average pools, flatten, upsampling and the layout changes (``Permute``, ``ChannelShuffle``,
   ``Chunk``, ``Narrow``) are kept as they are; containers (``Sequential``, netspec's
   ``Residual``, ``Parallel`` and ``Gate``) keep their structure with their children replaced

@@ -27,6 +27,21 @@ class MeanFeatures(nn.Module):
         return mean.expand(*x.shape[:-1], self.out_features)
 
 
+class TokenMix(nn.Module):
+    """Attention's dependence, positive: every output is the mean of all tokens and features
+    (``MultiheadAttention``, ``TransformerEncoderLayer``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(1, 2), keepdim=True).expand_as(x)
+
+
+class PrependZero(nn.Module):
+    """``ClassToken``'s dependence: a constant token (zeros) before the others."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.zeros_like(x[:, :1]), x], dim=1)
+
+
 class WindowSum(nn.Module):
     """The sum over each window of a max pool (any dilation, padding and ``ceil_mode``)."""
 
@@ -98,6 +113,12 @@ def positive_linear(module: nn.Module) -> nn.Module:
         return module.requires_grad_(False)
     if isinstance(module, nn.Linear):
         return MeanFeatures(module.out_features)
+    if isinstance(module, netspec_modules.MultiheadAttention | nn.TransformerEncoderLayer):
+        return TokenMix()
+    if isinstance(module, netspec_modules.ClassToken):
+        return PrependZero()
+    if isinstance(module, netspec_modules.SelectToken | netspec_modules.TokenMean):
+        return module
     if isinstance(module, nn.modules.pooling._MaxPoolNd):
         return WindowSum(module)
     if isinstance(module, nn.modules.pooling._AdaptiveMaxPoolNd):

@@ -50,7 +50,8 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def from_module(
-    module: nn.Module, input_shape: Sequence[int], *, name: str | None = None
+    module: nn.Module, input_shape: Sequence[int], *, name: str | None = None,
+    input_dtype: Literal["float", "long"] | None = None,
 ) -> Spec:
     """The spec of ``module`` (an ``nn.Sequential`` of supported modules) on ``input_shape``.
 
@@ -59,15 +60,17 @@ def from_module(
     ``nn.Sequential`` become ``Sequential`` layers; ``netspec.modules.Residual`` and
     ``Parallel`` their kinds. ``build`` of the result gives a model with the same module names
     and parameter shapes, so ``load_state_dict(module.state_dict())`` carries the weights over.
-    Raises ``NetspecError`` naming every unsupported module, or a module the spec cannot
-    reproduce.
+    ``input_dtype``: ``long`` for integer ids; by default long when the first module is an
+    ``nn.Embedding``. Raises ``NetspecError`` naming every unsupported module, or a module the
+    spec cannot reproduce.
     """
     reader = _Reader()
     reader.check_supported(module)
     children = module if type(module) is nn.Sequential else nn.Sequential(module)
     layers = reader.layers(children, ("layers",), "")
     try:
-        raw = Spec(name=name, input=tuple(input_shape), layers=layers)
+        dtype = input_dtype or ("long" if layers and layers[0].kind == "Embedding" else "float")
+        raw = Spec(name=name, input=tuple(input_shape), input_dtype=dtype, layers=layers)
     except ValidationError as error:
         raise _error(f"cannot make a spec of this model: {error}") from None
     try:
@@ -75,7 +78,7 @@ def from_module(
     except NetspecError as error:
         raise reader.module_error(error, tuple(input_shape)) from None
     reader.shapes = {row.path: row.in_shape for row in rows}
-    spec = Spec(name=name, input=tuple(input_shape),
+    spec = Spec(name=name, input=tuple(input_shape), input_dtype=dtype,
                 layers=tuple(reader.canonical(layer) for layer in layers))
     analyze(spec)
     return spec
@@ -101,6 +104,8 @@ def read_arguments(cls: type[Layer], module: nn.Module, layers: Reader) -> dict[
         kept = getattr(module, "netspec_args", None)  # arguments torch keeps under other names
         if isinstance(kept, dict) and key in kept:
             value = kept[key]
+        elif _holds_layers(annotation) and type(module) is nn.Sequential:
+            value = module  # its children, even one named like the field (ViT's `layers`)
         elif hasattr(module, key):
             value = getattr(module, key)
         elif _holds_layers(annotation) and isinstance(module, nn.Sequential):

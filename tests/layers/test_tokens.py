@@ -143,7 +143,7 @@ def test_embedding_reads_integer_ids() -> None:
 
 
 def test_an_input_mapping_with_unknown_keys_is_refused() -> None:
-    with pytest.raises(netspec.SpecError, match="shape .required. and dtype"):
+    with pytest.raises(netspec.SpecError, match=r"shape \(required\) and dtype"):
         netspec.load({"input": {"shape": [4], "high": 3}, "layers": ["ReLU"]})
 
 

@@ -26,7 +26,7 @@ def conv(rank: int = 2) -> dict[str, Any]:
     return {f"Conv{rank}d": {"out_channels": 4, "kernel_size": 3, "padding": 1}}
 
 
-CASES: list[tuple[list[int], Any]] = [
+CASES: list[tuple[Any, Any]] = [
     case
     for rank, shape in SAMPLES.items()
     for case in [
@@ -82,6 +82,14 @@ CASES: list[tuple[list[int], Any]] = [
     ([4, 14, 14], {"Partition": {"partition_type": "grid", "partition_size": 7, "layers": [
         "LayerNorm", {"RelativePositionalMultiHeadAttention": {"head_dim": 2}}]}}),
     ([2, 9, 8], {"RelativePositionalMultiHeadAttention": {"head_dim": 4}}),
+    ([5, 8], "ClassToken"),
+    ([5, 8], {"PositionEmbedding": {"mode": "learnable"}}),
+    ([5, 8], {"PositionEmbedding": {"mode": "sinusoidal"}}),
+    ([5, 8], {"SelectToken": {"index": -1}}),
+    ([5, 8], "TokenMean"),
+    ({"shape": [7], "dtype": "long"}, {"Embedding": {"num_embeddings": 20, "embedding_dim": 4}}),
+    ([5, 8], {"MultiheadAttention": {"num_heads": 2}}),
+    ([5, 8], {"TransformerEncoderLayer": {"nhead": 2, "dim_feedforward": 12}}),
 ]
 
 
@@ -102,7 +110,7 @@ def test_the_cases_cover_every_kind() -> None:
 
 
 @pytest.mark.parametrize(("shape", "entry"), CASES, ids=[kind_of(e) for _, e in CASES])
-def test_an_empty_batch_gives_the_meta_devices_numbers(shape: list[int], entry: Any) -> None:
+def test_an_empty_batch_gives_the_meta_devices_numbers(shape: Any, entry: Any) -> None:
     spec = netspec.load({"input": shape, "layers": [entry]})
     report = netspec.analyze(spec)
     with warnings.catch_warnings():
@@ -110,7 +118,7 @@ def test_an_empty_batch_gives_the_meta_devices_numbers(shape: list[int], entry: 
         model, stats = run_on_empty_batch(spec, report)
         _, on_meta = run_torchinfo(spec, report)
     assert compare(spec, report, model, stats) == []
-    # attention is one leaf each, measured by FlopCounterMode (its children run per window)
+    # attention and embeddings: one leaf each, MACs by FlopCounterMode (netspec.flop_count)
     assert statistics(opaque_statistics(stats)) == statistics(opaque_statistics(on_meta))
 
 
