@@ -176,5 +176,6 @@ def test_the_drawing_nests_the_partitions_layers() -> None:
         "partition_type": "grid", "partition_size": 7, "layers": [
             "LayerNorm", {"RelativePositionalMultiHeadAttention": {"head_dim": 4}}]}}]}),
         format="mermaid")
-    assert 'subgraph g2["Partition → 8×14×14 · RF 13×13"]' in chart
-    assert "RelativePositionalMultiHeadAttention<br/>head_dim=4<br/>4×49×8" in chart
+    times = "\N{MULTIPLICATION SIGN}"
+    assert f'subgraph g2["Partition → 8{times}14{times}14 · RF 13{times}13"]' in chart
+    assert f"RelativePositionalMultiHeadAttention<br/>head_dim=4<br/>4{times}49{times}8" in chart
