@@ -249,4 +249,5 @@ def test_the_drawing_shows_the_windows() -> None:
         {"ShiftedWindowAttention": {"window_size": 7, "shift_size": 3, "num_heads": 2}},
         "PatchMerging"]}), format="svg")
     assert "ShiftedWindowAttention" in chart and "PatchMerging" in chart
-    assert "7\N{MULTIPLICATION SIGN}7\N{MULTIPLICATION SIGN}16" in chart  # the merge: [ceil(14/2), ceil(14/2), 2*8]
+    times = "\N{MULTIPLICATION SIGN}"
+    assert f"7{times}7{times}16" in chart  # the merge: [ceil(14/2), ceil(14/2), 2*8]
