@@ -55,7 +55,9 @@ def gridded(axis: AxisRF, n: int, size: int) -> AxisRF:
 
 @register
 class Partition(Composite):
-    """torchvision's MaxViT partition around ``layers``: ``[C, H, W]`` cut into ``G = H W / P^2``
+    """MaxViT's partition: ``layers`` applied to the groups of tokens of a ``[C, H, W]`` map.
+
+    torchvision's MaxViT partition around ``layers``: ``[C, H, W]`` cut into ``G = H W / P^2``
     groups of ``S = P^2`` tokens, ``layers`` applied to ``[G, S, C]``, the map put back.
 
     ``partition_type: window``: the ``P x P`` tiles (row-major), tokens row-major inside (block
@@ -142,8 +144,10 @@ class Partition(Composite):
 
 @register
 class RelativePositionalMultiHeadAttention(Layer):
-    """MaxViT's attention inside groups, exactly torchvision's
-    ``RelativePositionalMultiHeadAttention(feat_dim, head_dim, max_seq_len)`` on ``[G, S, D]``:
+    """MaxViT's attention inside groups of tokens, with a relative position bias.
+
+    Exactly torchvision's ``RelativePositionalMultiHeadAttention(feat_dim, head_dim,
+    max_seq_len)`` on ``[G, S, D]``:
     ``softmax(Q (K D^-0.5)^T + bias) V`` per head (keys scaled by the whole width, as
     torchvision), heads of ``head_dim`` features, the bias looked up by relative offset on the
     ``sqrt(S) x sqrt(S)`` group.

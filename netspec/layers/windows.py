@@ -112,8 +112,10 @@ class _ChannelsLast(Layer):
 
 @register
 class ShiftedWindowAttention(_ChannelsLast):
-    """Swin's (shifted) window attention, exactly torchvision's ``ShiftedWindowAttention`` on a
-    channels-last map: pad H, W up to whole windows, roll by ``-shift_size``, attend inside each
+    """Swin's (shifted) window attention with a relative position bias, as torchvision's.
+
+    Exactly torchvision's ``ShiftedWindowAttention`` on a channels-last map: pad H, W up to
+    whole windows, roll by ``-shift_size``, attend inside each
     ``window_size`` window with a learned relative position bias per head (masked with -100
     between regions the roll brought together), roll back, crop.
 
@@ -275,7 +277,9 @@ class ShiftedWindowAttention(_ChannelsLast):
 
 @register
 class PatchMerging(_ChannelsLast):
-    """Swin's 2 x 2 patch merging, exactly torchvision's ``PatchMerging``: pad H, W to even,
+    """Swin's 2 x 2 patch merging: ``[H, W, C] -> [ceil(H/2), ceil(W/2), 2C]``, as torchvision's.
+
+    Exactly torchvision's ``PatchMerging``: pad H, W to even,
     concatenate the four tokens of each 2 x 2 cell on C in the order (0,0), (1,0), (0,1), (1,1)
     (row, column), ``LayerNorm(4C)``, then ``Linear(4C, 2C, bias=False)``. As in torchvision
     ``reduction`` is registered before ``norm`` (state dict order), though it runs after.
