@@ -185,8 +185,10 @@ class RelativePositionalMultiHeadAttention(nn.Module):
         k = k * self.scale_factor
         index: torch.Tensor = self.relative_position_index  # type: ignore[assignment]
         bias = self.relative_position_bias_table[index.view(-1)].view(p, p, -1)
-        scores = torch.einsum("bghid,bghjd->bghij", q, k) + bias.permute(2, 0, 1).unsqueeze(0)
-        out = torch.einsum("bghij,bghjd->bghid", F.softmax(scores, dim=-1), v)
+        # torchvision writes einsum; matmul is the same product, and stays a bmm (which
+        # FlopCounterMode counts) where einsum turns a product with a dim of 1 into a mul
+        scores = torch.matmul(q, k.transpose(-1, -2)) + bias.permute(2, 0, 1).unsqueeze(0)
+        out = torch.matmul(F.softmax(scores, dim=-1), v)
         merged: torch.Tensor = self.merge(out.permute(0, 1, 3, 2, 4).reshape(b, g, p, d))
         return merged
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -179,3 +181,24 @@ def test_the_drawing_nests_the_partitions_layers() -> None:
     times = "\N{MULTIPLICATION SIGN}"
     assert f'subgraph g2["Partition → 8{times}14{times}14 · RF 13{times}13"]' in chart
     assert f"RelativePositionalMultiHeadAttention<br/>head_dim=4<br/>4{times}49{times}8" in chart
+
+
+@settings(max_examples=20, deadline=None)
+@given(p=st.integers(1, 4), rows=st.integers(1, 3), cols=st.integers(1, 3),
+       heads=st.integers(1, 3), head_dim=st.integers(1, 4),
+       kind=st.sampled_from(["window", "grid"]))
+def test_random_partitions_agree_with_the_module(
+    p: int, rows: int, cols: int, heads: int, head_dim: int, kind: str
+) -> None:
+    c = heads * head_dim
+    spec = netspec.load({"input": [c, p * rows, p * cols], "layers": [{"Partition": {
+        "partition_type": kind, "partition_size": p, "layers": [
+            "LayerNorm", {"RelativePositionalMultiHeadAttention": {"head_dim": head_dim}}]}}]})
+    report = netspec.analyze(spec)
+    model = netspec.build(spec).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, c, p * rows, p * cols))
+    assert tuple(out.shape[1:]) == report.output_shape
+    assert report.params == sum(t.numel() for t in model.parameters())
+    assert report.buffers == sum(t.numel() for t in model.buffers())
+    assert report.layers[2].macs == flop_macs(model[0], [c, p * rows, p * cols])

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -251,3 +253,32 @@ def test_the_drawing_shows_the_windows() -> None:
     assert "ShiftedWindowAttention" in chart and "PatchMerging" in chart
     times = "\N{MULTIPLICATION SIGN}"
     assert f"7{times}7{times}16" in chart  # the merge: [ceil(14/2), ceil(14/2), 2*8]
+
+
+# --- random specs against the built modules (hypothesis) ---
+
+
+@settings(max_examples=25, deadline=None)
+@given(h=st.integers(1, 12), w=st.integers(1, 12), heads=st.integers(1, 3),
+       per_head=st.integers(1, 4), wh=st.integers(1, 5), ww=st.integers(1, 5), data=st.data())
+def test_random_window_attention_agrees_with_the_module(
+    h: int, w: int, heads: int, per_head: int, wh: int, ww: int, data: st.DataObject
+) -> None:
+    shift = [data.draw(st.integers(0, wh - 1)), data.draw(st.integers(0, ww - 1))]
+    c = heads * per_head
+    layers: list[Any] = [{"ShiftedWindowAttention": {
+        "window_size": [wh, ww], "shift_size": shift, "num_heads": heads,
+        "qkv_bias": data.draw(st.booleans())}}]
+    if data.draw(st.booleans()):
+        layers.append("PatchMerging")
+    spec = netspec.load({"input": [h, w, c], "layers": layers})
+    report = netspec.analyze(spec)
+    model = netspec.build(spec).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, h, w, c))
+    assert tuple(out.shape[1:]) == report.output_shape
+    assert report.params == sum(p.numel() for p in model.parameters())
+    assert report.buffers == sum(b.numel() for b in model.buffers())
+    assert report.layers[0].macs == flop_macs(model[0], [h, w, c])
+    if len(model) == 2:
+        assert report.layers[1].macs == flop_macs(model[1], [h, w, c])
