@@ -202,3 +202,18 @@ def test_random_partitions_agree_with_the_module(
     assert report.params == sum(t.numel() for t in model.parameters())
     assert report.buffers == sum(t.numel() for t in model.buffers())
     assert report.layers[2].macs == flop_macs(model[0], [c, p * rows, p * cols])
+
+
+def test_init_weights_after_a_meta_build_restores_the_indices() -> None:
+    """``to_empty`` leaves garbage in every buffer; ``reset_parameters`` recomputes the index."""
+    spec = netspec.load({"input": [8, 14, 14], "layers": [
+        {"Partition": {"partition_type": "grid", "partition_size": 7, "layers": [
+            "LayerNorm", {"RelativePositionalMultiHeadAttention": {"head_dim": 4}}]}},
+        {"Permute": {"dims": [1, 2, 0]}},
+        {"ShiftedWindowAttention": {"window_size": 7, "shift_size": 3, "num_heads": 2}}]})
+    model = netspec.init_weights(netspec.build(spec, device="meta").to_empty(device="cpu"))
+    fresh = netspec.build(spec).state_dict()
+    indices = [key for key in fresh if key.endswith("relative_position_index")]
+    assert len(indices) == 2
+    for key in indices:
+        assert torch.equal(model.state_dict()[key], fresh[key])
