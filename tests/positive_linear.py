@@ -35,6 +35,14 @@ class TokenMix(nn.Module):
         return x.mean(dim=(1, 2), keepdim=True).expand_as(x)
 
 
+class SpatialMix(nn.Module):
+    """Every position of a channels-last map ``[B, H, W, C]`` reads all of it (a superset of
+    windowed attention's dependence; rows after it are not checked as windows)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(1, 2, 3), keepdim=True).expand_as(x)
+
+
 class PrependZero(nn.Module):
     """``ClassToken``'s dependence: a constant token (zeros) before the others."""
 
@@ -83,27 +91,9 @@ KEPT = (
 )
 
 
-GROUPED = frozenset({"ShiftedWindowAttention", "RelativePositionalMultiHeadAttention"})
-"""Attention inside windows or groups (Swin, MaxViT): every unit of a window shares one field,
-which is no sliding window; they run as they are (materialised, random weights), and the rows
-from the first of them on are not checked here (``tests/layers/test_windows.py`` and
-``test_maxvit.py`` check their fields against gradients)."""
-
-
-def _materialised(module: nn.Module) -> nn.Module:
-    module = module.to_empty(device="cpu").to(torch.float64)
-    for inner in module.modules():
-        reset = getattr(inner, "reset_parameters", None)
-        if callable(reset):
-            reset()
-    return module.requires_grad_(False)
-
-
 def positive_linear(module: nn.Module) -> nn.Module:
     """The module's positive linear stand-in (see the module docstring); containers (netspec's
     ``Residual`` and ``Parallel``, ``nn.Sequential``) keep their structure, children replaced."""
-    if type(module).__name__ in GROUPED:
-        return _materialised(module)
     if isinstance(module, nn.modules.conv._ConvNd):
         module = module.to_empty(device="cpu").to(torch.float64)
         with torch.no_grad():
@@ -115,6 +105,10 @@ def positive_linear(module: nn.Module) -> nn.Module:
         return MeanFeatures(module.out_features)
     if isinstance(module, netspec_modules.MultiheadAttention | nn.TransformerEncoderLayer):
         return TokenMix()
+    if isinstance(module, netspec_modules.ShiftedWindowAttention):
+        return SpatialMix()  # its rows are bounds, not windows: breaks_exactness skips them
+    if isinstance(module, netspec_modules.RelativePositionalMultiHeadAttention):
+        return TokenMix()  # all groups and tokens: rows after a Partition are not checked
     if isinstance(module, netspec_modules.ClassToken):
         return PrependZero()
     if isinstance(module, netspec_modules.SelectToken | netspec_modules.TokenMean):
@@ -148,9 +142,8 @@ def breaks_exactness(module: nn.Module, in_shape: tuple[int, ...]) -> bool:
         )
     adaptive = (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
     for inner in module.modules():
-        if type(inner).__name__ in GROUPED | {"PatchMerging", "Partition"}:
-            return True
-        if isinstance(inner, nn.modules.conv._ConvTransposeNd | nn.Upsample):
+        if isinstance(inner, nn.modules.conv._ConvTransposeNd | nn.Upsample
+                      | netspec_modules.ShiftedWindowAttention | netspec_modules.Partition):
             return True
         if isinstance(inner, adaptive) and set(_tuple(inner.output_size, 3)) != {1}:
             return True

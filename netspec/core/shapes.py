@@ -98,9 +98,6 @@ class AxisRF:
     ``undefined`` names why a column has no field at all (``token ids``: an integer input's
     dims are positions in a sequence of ids, not pixels of a signal); such a column is not
     positional, no layer changes it, and views show the reason instead of a number.
-    ``tile``/``phase``: after windowed attention (Swin) units fall in tiles of ``tile``
-    consecutive units, boundaries at ``phase + m tile``, that share one field; ``size`` is then
-    the largest field of a unit (``netspec.layers.windows``). 0: every unit has its own window.
     """
 
     size: Fraction = Fraction(1)
@@ -108,26 +105,29 @@ class AxisRF:
     start: Fraction = Fraction(0)
     positional: bool = True
     undefined: str = ""
-    tile: int = 0
+    period: int = 0
+    """Units in one tile, or 0: after windowed attention (Swin) all units of a window share one
+    field, the hull of the window (``size`` is that hull), the windows starting at units
+    ``phase + m period``. A later window reads whole tiles (``through_window``)."""
     phase: int = 0
-
-    def tiles_touched(self, units: int) -> int:
-        """The most tiles that ``units`` consecutive units can touch (``units`` when untiled)."""
-        if not self.tile:
-            return units
-        return 1 if units <= 1 else -(-(units - 1) // self.tile) + 1
 
     def through_window(self, kernel: int, stride: int, pad_left: int, dilation: int) -> AxisRF:
         """The field after a sliding window (convolution or pooling) on this axis."""
         if not self.positional:
             return self
         k_eff = effective_kernel(kernel, dilation)
-        if self.tile and k_eff == 1 and stride == 1:
-            return self  # a pointwise window keeps the tiles
-        # tiled: the union of the tiles k_eff units can touch (an upper bound), untiled after
-        grow = (self.tiles_touched(k_eff) - 1) * self.tile if self.tile else k_eff - 1
+        if self.period and k_eff == 1 and stride == 1:
+            return self  # pointwise: the tiles stay
+        if self.period:  # a window meets up to tiles_met tiles: their hull
+            met = tiles_met(k_eff, -pad_left, stride, self.period, self.phase)
+            grown = (met - 1) * self.period * self.jump
+            return AxisRF(
+                size=self.size + grown,
+                jump=self.jump * stride,
+                start=self.start + (Fraction(k_eff - 1, 2) - pad_left) * self.jump,
+            )
         return AxisRF(
-            size=self.size + grow * self.jump,
+            size=self.size + (k_eff - 1) * self.jump,
             jump=self.jump * stride,
             start=self.start + (Fraction(k_eff - 1, 2) - pad_left) * self.jump,
         )
@@ -176,6 +176,18 @@ class AxisRF:
         k = max(extent, 1)
         seen = self.through_window(k, k, 0, 1)
         return AxisRF(seen.size, seen.jump, seen.start, positional=False)
+
+
+def tiles_met(units: int, first: int, step: int, period: int, phase: int) -> int:
+    """The most tiles that one of the windows ``[first + i step, first + i step + units)``
+    touches, the tiles being runs of ``period`` units starting at ``phase + m period``
+    (the windows' offsets modulo the period repeat within ``period`` windows)."""
+    most = 1
+    for index in range(period):
+        start = first + index * step
+        end = start + units - 1
+        most = max(most, (end - phase) // period - (start - phase) // period + 1)
+    return most
 
 
 def number(value: Fraction) -> int | float:

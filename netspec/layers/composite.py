@@ -172,16 +172,10 @@ def merge_fields(fields: list[tuple[str, RF]], kind: str) -> RF:
                     f"{first_name} has jump {a.jump} and centre {a.start}, {name} has jump "
                     f"{b.jump} and centre {b.start}; match their strides and paddings",
                 )
-            merged[axis] = _union(a, b)
+            wider = a if a.size >= b.size else b  # its windows' tiling (Swin) too
+            merged[axis] = AxisRF(wider.size, a.jump, a.start, period=wider.period,
+                                  phase=wider.phase)
     return tuple(merged)
-
-
-def _union(a: AxisRF, b: AxisRF) -> AxisRF:
-    """Two aligned positional fields met: the wider, with its tiling (windowed attention's,
-    ``AxisRF.tile``): a tiled field is the hull of a window holding the unit's own position,
-    so it covers what an aligned shortcut sees there."""
-    wide = a if (a.size, a.tile) >= (b.size, b.tile) else b
-    return AxisRF(wide.size, a.jump, a.start, tile=wide.tile, phase=wide.phase)
 
 
 def broadcast_field(rf: RF, shape: Shape, out_shape: Shape) -> RF:

@@ -15,7 +15,8 @@ the tokens of a group, as attention does; per-token layers alone leave the field
 - grid ``P``: a group is ``P`` units ``n / P`` apart, its hull ``n - n/P + 1`` units:
   ``r + (n - n/P) j`` untiled, ``r + (tiles touched - 1) tile j`` on a tiled axis; neighbouring
   units then belong to groups whose hulls lie apart, so the axis is marked as one tile
-  (``tile = n``): a later layer that mixes neighbours counts the whole axis (an upper bound).
+  (``AxisRF.period = n``): a later layer that mixes neighbours counts the whole axis (an upper
+  bound).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from netspec.core.errors import SpecPath, fail
-from netspec.core.shapes import CHANNEL_AXIS, AxisRF, Shape
+from netspec.core.shapes import CHANNEL_AXIS, AxisRF, Shape, tiles_met
 from netspec.layers.base import RF, Layer, LayerReport, Nested, ShapeAfter, TorchCall, expect_rank
 from netspec.layers.composite import Composite, walk_field
 from netspec.layers.fields import PositiveInt
@@ -49,8 +50,11 @@ def gridded(axis: AxisRF, n: int, size: int) -> AxisRF:
     span = n - stride + 1
     if stride == 1:
         return axis.whole(n)
-    grow = (axis.tiles_touched(span) - 1) * axis.tile if axis.tile else span - 1
-    return AxisRF(axis.size + grow * axis.jump, axis.jump, axis.start, tile=n)
+    if axis.period:  # the hull of the tiles a run of span units can meet
+        grow = (tiles_met(span, 0, 1, axis.period, axis.phase) - 1) * axis.period
+    else:
+        grow = span - 1
+    return AxisRF(axis.size + grow * axis.jump, axis.jump, axis.start, period=n)
 
 
 @register

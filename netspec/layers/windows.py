@@ -1,44 +1,32 @@
-"""Swin's kinds on channels-last maps ``[H, W, C]``: ``ShiftedWindowAttention`` and
-``PatchMerging``, exactly as torchvision builds them (``torchvision.models.swin_transformer``).
+"""Swin's kinds on channels-last maps ``[H, W, C]`` (after ``Permute: {dims: [1, 2, 0]}``):
+``ShiftedWindowAttention`` and ``PatchMerging``, as torchvision's Swin builds them.
 
-MACs (``FlopCounterMode`` / 2): matrix products only. Windowed attention runs its projections
-on every token of the map padded to whole windows (``Hp x Wp``) and its two products inside each
-window of ``M = wh ww`` tokens::
+Receptive field (``AxisRF`` with a tiling): windowed attention gives every unit of a window
+the hull of the window's fields, so units come in tiles of ``w`` sharing one field. Per axis
+of ``n`` units (``n_p = ceil(n / w) w``; a window covering ``n_p`` sees the axis whole and is
+not shifted), with ``j`` the jump and ``r`` the field before:
 
-    Q, K, V and output projections   4 Hp Wp C^2
-    Q K^T and A V                    (Hp Wp / M) 2 M^2 C = 2 Hp Wp M C
+- an untiled axis: ``r + (w - 1) j``, tiles of ``w`` starting at ``shift mod w``;
+- tiles of period ``T``: the most old tiles one new window meets, ``r + (met - 1) T j``
+  (tiles of ``w`` at the same phase: unchanged; at another phase, the shifted block after the
+  plain one: two tiles, ``r + w j``);
+- a merge (2 x 2, stride 2) or any window on tiles: the hull of the most tiles one of its
+  windows meets (``AxisRF.through_window``), then untiled.
 
-The bias lookup, softmax, mask, roll and padding count 0. ``PatchMerging`` is a bias-free Linear
-``4C -> 2C`` on every merged token: ``ceil(H/2) ceil(W/2) 8 C^2``.
-
-Receptive field: all tokens of a window see the hull of the window's fields, so windowed
-attention is not translation-equivariant. The field keeps netspec's ``(size, jump, start)`` per
-axis plus a tiling (``AxisRF.tile``/``phase``: tiles of units sharing one field) and reports the
-largest field (the closed form of the issue-13 notes):
-
-- untiled axis: ``size + (w - 1) jump``, tiled ``(w, shift mod w)`` after;
-- already tiled by the same windows: unchanged; by windows shifted against them: a window meets
-  exactly two old tiles, ``size + w jump``; other tiles: ``size + (tiles touched - 1) tile jump``;
-- one window covering the (padded) axis: the whole axis;
-- ``jump`` and ``start`` stay those of the token grid (a tiled field is not centred on its
-  unit: ``start`` is unit 0's position, which is what a residual sum aligns);
-- a convolution or merge on a tiled axis takes the union of the tiles it can touch.
-
-It is exact through Swin-T's first stage and first merge and an upper bound afterwards (fields
-advance in steps of whole tiles; gradient checks in ``tests/layers/test_windows.py``). Masked
-pairs count as unseen: torchvision masks with -100, not -inf, so a weight of about e^-100
-remains between them (it keeps that mask, bit for bit).
+This is exact for the first windowed stage and the first merge (measured by gradients in the
+tests), and an upper bound after: the merged units are treated as evenly spaced fields again,
+though only some of them meet two tiles. ``start`` stays the unit's own centre, so the
+residual around each block merges aligned fields.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from netspec.core.errors import fail
-from netspec.core.shapes import AxisRF, Shape
-from netspec.core.window import num
+from netspec.core.shapes import CHANNEL_AXIS, AxisRF, Shape, tiles_met
 from netspec.layers.base import RF, Layer, ShapeAfter, TorchCall, expect_rank
 from netspec.layers.fields import (
     Bool,
@@ -50,85 +38,46 @@ from netspec.layers.fields import (
     per_axis,
 )
 from netspec.layers.registry import register
-from netspec.layers.tokens import per_dim
 
-__all__ = ["PatchMerging", "ShiftedWindowAttention", "windowed"]
+__all__ = ["PatchMerging", "ShiftedWindowAttention"]
 
 MAP = "[H, W, C] (channels last)"
 
 
-def _ceil(n: int, w: int) -> int:
-    return -(-n // w)
+def _located(rf: RF, in_shape: Shape) -> bool:
+    """One column per dim, the channel marker last: ``[H, W, C]`` after a Permute."""
+    return len(rf) == len(in_shape) == 3 and rf[2] == CHANNEL_AXIS
 
 
-def windowed(axis: AxisRF, n: int, window: int, shift: int) -> AxisRF:
-    """The field of one axis of ``n`` units after attention in windows of ``window`` units
-    whose boundaries sit at ``shift + m window`` (``shift`` the effective one)."""
+def windowed(axis: AxisRF, units: int, window: int, shift: int) -> AxisRF:
+    """The field after windowed attention along one axis (module notes)."""
     if not axis.positional:
         return axis
-    if window >= _ceil(n, window) * window:
-        return axis.whole(n)
+    padded = -(-units // window) * window
+    if window >= padded:
+        return axis.whole(units)
     phase = shift % window
-    if not axis.tile:
-        grow = window - 1
-    elif axis.tile == window:
-        grow = 0 if phase == axis.phase else window
-    else:
-        grow = (axis.tiles_touched(window) - 1) * axis.tile
-    return AxisRF(axis.size + grow * axis.jump, axis.jump, axis.start, tile=window, phase=phase)
-
-
-def window_rule(axis: AxisRF, n: int, window: int, shift: int) -> str:
-    """``windowed``'s arithmetic on one axis, numbers substituted."""
-    out = windowed(axis, n, window, shift)
-    r, j, got = num(axis.size), num(axis.jump), num(out.size)
-    if not axis.positional:
-        return f"{r} (already whole)"
-    if window >= _ceil(n, window) * window:
-        return f"{got}: one window covers the {n} units (whole)"
-    if not axis.tile:
-        return f"{r} + ({window}-1)*{j} = {got}"
-    if axis.tile == window:
-        if axis.phase == shift % window:
-            return f"{r} (the same windows as before)"
-        return f"{r} + {window}*{j} = {got} (windows shifted against the previous ones)"
-    touched = axis.tiles_touched(window)
-    return f"{r} + ({touched}-1)*{axis.tile}*{j} = {got} (tiles of {axis.tile} touched)"
-
-
-def _columns(rf: RF, in_shape: Shape) -> int | None:
-    """Sample dim of ``rf``'s first column: 0 channels-last (one column per dim), 1 when the
-    field still reads the sample as ``[C, *spatial]``; None without a layout."""
-    if per_dim(rf, in_shape):
-        return 0
-    return 1 if len(rf) == len(in_shape) - 1 else None
-
-
-class _ChannelsLast(Layer):
-    def check_map(self, in_shape: Shape) -> tuple[int, int, int]:
-        expect_rank(self, in_shape, 3, MAP)
-        return in_shape[0], in_shape[1], in_shape[2]
+    if not axis.period:
+        grown = (window - 1) * axis.jump
+    else:  # the new windows start at phase - window + m window
+        met = tiles_met(window, phase - window, window, axis.period, axis.phase)
+        grown = (met - 1) * axis.period * axis.jump
+    return AxisRF(axis.size + grown, axis.jump, axis.start, period=window, phase=phase)
 
 
 @register
-class ShiftedWindowAttention(_ChannelsLast):
-    """Swin's (shifted) window attention with a relative position bias, as torchvision's.
+class ShiftedWindowAttention(Layer):
+    """Swin's window attention (W-MSA, or SW-MSA with ``shift_size``), exactly
+    ``torchvision.models.swin_transformer.ShiftedWindowAttention`` on ``[H, W, C]``: H and W
+    padded up to multiples of the window, rolled by ``-shift`` (no shift on an axis one window
+    covers), attention inside each ``wh x ww`` window with a learned bias per head and relative
+    offset (regions of a shifted window masked with -100), rolled back and cropped.
 
-    Exactly torchvision's ``ShiftedWindowAttention`` on a channels-last map: pad H, W up to
-    whole windows, roll by ``-shift_size``, attend inside each
-    ``window_size`` window with a learned relative position bias per head (masked with -100
-    between regions the roll brought together), roll back, crop.
-
-    Where one window covers an axis padded to whole windows (Swin-T's 7 x 7 last stage), the
-    shift there is 0, as torchvision clamps it; ``--explain`` shows the shift used.
-
-    Shape: ``[H, W, C] -> [H, W, C]`` (``dim`` C inferred; ``num_heads`` must divide it).
-    Receptive field: each token sees the hull of its window's fields (module notes: largest
-    field, an upper bound after the first merge).
-    Parameters: ``relative_position_bias_table [(2wh-1)(2ww-1), heads]``, ``qkv`` C -> 3C,
-    ``proj`` C -> C: ``4 C^2 (+ 3C qkv_bias) (+ C proj_bias) + (2wh-1)(2ww-1) heads``.
-    Buffers: ``relative_position_index [(wh ww)^2]`` (int64).
-    MACs: ``Hp Wp (4 C^2 + 2 wh ww C)``, ``Hp = ceil(H/wh) wh``, ``Wp = ceil(W/ww) ww``.
+    Shape: unchanged, ``[H, W, C]``; ``num_heads`` must divide C.
+    Receptive field: the window's tiles (module notes).
+    Parameters: ``qkv`` ``3C^2 (+ 3C)``, ``proj`` ``C^2 (+ C)``, the bias table
+    ``(2 wh - 1)(2 ww - 1) heads``. Buffers: ``relative_position_index`` ``(wh ww)^2`` (int64).
+    MACs (``M = wh ww``, ``Hp Wp`` the padded map): ``Hp Wp (4 C^2 + 2 M C)``.
     Example::
 
         - ShiftedWindowAttention: {window_size: 7, shift_size: 3, num_heads: 3}
@@ -137,215 +86,157 @@ class ShiftedWindowAttention(_ChannelsLast):
     kind = "ShiftedWindowAttention"
     inferred: ClassVar[tuple[str, ...]] = ("dim",)
 
-    dim: PositiveInt | None = Field(
-        default=None, description="Channels C. Inferred: the last dim of the input.")
-    window_size: PerAxisPositive = Field(
-        description="Window height and width (one int: square), torchvision's window_size.")
+    dim: PositiveInt | None = Field(default=None, description="Channels C. Inferred.")
+    window_size: PerAxisPositive = Field(description="Window (wh, ww), or one int for both.")
     shift_size: PerAxisNonNegative = Field(
-        default=0, description="Shift of the windows per axis, each below the window; 0: "
-        "plain windows. Default: 0")
-    num_heads: PositiveInt = Field(description="Number of heads; must divide C.")
-    qkv_bias: Bool = Field(default=True, description="Bias in qkv. Default: True")
-    proj_bias: Bool = Field(default=True, description="Bias in proj. Default: True")
-    attention_dropout: Float = Field(
-        default=0.0, description="Dropout on the attention weights. Default: 0.0")
-    dropout: Float = Field(default=0.0, description="Dropout after proj. Default: 0.0")
+        default=0, description="Shift (sh, sw), 0 for plain windows; below the window.")
+    num_heads: PositiveInt = Field(description="Heads; must divide C.")
+    qkv_bias: Bool = Field(default=True, description="Bias of the qkv projection.")
+    proj_bias: Bool = Field(default=True, description="Bias of the output projection.")
+    attention_dropout: Float = Field(default=0.0, description="Dropout on attention weights.")
+    dropout: Float = Field(default=0.0, description="Dropout after the projection.")
 
     @field_validator("window_size", "shift_size")
     @classmethod
     def _two_axes(cls, value: Any) -> Any:
         return check_axis_count(value, 2)
 
-    @field_validator("attention_dropout", "dropout")
-    @classmethod
-    def _probability(cls, p: float) -> float:
-        if not 0 <= p <= 1:
-            raise ValueError(f"dropout must be between 0 and 1; received {p}")
-        return p
-
-    @model_validator(mode="after")
-    def _shift_inside_window(self) -> ShiftedWindowAttention:
-        for window, shift in zip(self.window(), self.shift(), strict=True):
-            if shift >= window:
-                raise ValueError(f"shift_size must be below window_size on each axis; received "
-                                 f"shift_size={list(self.shift())}, window_size="
-                                 f"{list(self.window())}")
-        return self
-
-    def window(self) -> tuple[int, int]:
-        wh, ww = per_axis(self.window_size, 2)
-        return wh, ww
-
-    def shift(self) -> tuple[int, int]:
-        sh, sw = per_axis(self.shift_size, 2)
-        return sh, sw
-
-    def padded(self, in_shape: Shape) -> tuple[int, int]:
-        """``(Hp, Wp)``: the map padded up to whole windows."""
-        (wh, ww), (h, w, _) = self.window(), self.check_map(in_shape)
-        return _ceil(h, wh) * wh, _ceil(w, ww) * ww
-
-    def effective_shift(self, in_shape: Shape) -> tuple[int, int]:
-        """torchvision's: 0 on an axis where one window covers the padded map."""
-        padded = self.padded(in_shape)
-        return tuple(  # type: ignore[return-value]
-            0 if window >= size else shift
-            for window, shift, size in zip(self.window(), self.shift(), padded, strict=True))
+    def sizes(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        (wh, ww), (sh, sw) = per_axis(self.window_size, 2), per_axis(self.shift_size, 2)
+        if sh >= wh or sw >= ww:
+            raise fail(f"shift_size must be below window_size on each axis; received "
+                       f"shift_size={[sh, sw]}, window_size={[wh, ww]}", field="shift_size")
+        return (wh, ww), (sh, sw)
 
     def check(self, in_shape: Shape) -> tuple[int, int, int]:
-        h, w, c = self.check_map(in_shape)
-        if c % self.num_heads:
-            raise fail(f"the channels C = {c} (last dim of {list(in_shape)}) must be a multiple "
-                       f"of num_heads={self.num_heads}", field="num_heads")
-        return h, w, c
+        expect_rank(self, in_shape, 3, MAP)
+        height, width, channels = in_shape
+        if channels % self.num_heads:
+            raise fail(f"the channels C = {channels} (last dim of {list(in_shape)}) must be a "
+                       f"multiple of num_heads={self.num_heads}", field="num_heads")
+        self.sizes()
+        return height, width, channels
+
+    def padded(self, in_shape: Shape) -> tuple[int, int]:
+        (wh, ww), _ = self.sizes()
+        return -(-in_shape[0] // wh) * wh, -(-in_shape[1] // ww) * ww
 
     def infer(self, in_shape: Shape) -> dict[str, Any]:
         return self.check_asserted({"dim": self.check(in_shape)[2]}, in_shape)
 
     def output_shape(self, in_shape: Shape) -> Shape:
-        self.infer(in_shape)
+        self.check(in_shape)
         return in_shape
-
-    def table_rows(self) -> int:
-        wh, ww = self.window()
-        return (2 * wh - 1) * (2 * ww - 1)
 
     def parameter_count(self, in_shape: Shape) -> int:
         c = in_shape[-1]
-        bias = (3 * c if self.qkv_bias else 0) + (c if self.proj_bias else 0)
-        return 4 * c * c + bias + self.table_rows() * self.num_heads
+        (wh, ww), _ = self.sizes()
+        return (4 * c * c + (3 * c if self.qkv_bias else 0) + (c if self.proj_bias else 0)
+                + (2 * wh - 1) * (2 * ww - 1) * self.num_heads)
 
     def buffer_count(self, in_shape: Shape) -> int:
-        wh, ww = self.window()
+        (wh, ww), _ = self.sizes()
         return (wh * ww) ** 2
 
     def macs(self, in_shape: Shape, out_shape: Shape) -> int:
-        (hp, wp), (wh, ww), c = self.padded(in_shape), self.window(), in_shape[-1]
+        _, _, c = self.check(in_shape)
+        (wh, ww), _ = self.sizes()
+        hp, wp = self.padded(in_shape)
         return hp * wp * (4 * c * c + 2 * wh * ww * c)
 
     def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
-        first = _columns(rf, in_shape)
-        if first is None:
+        if not _located(rf, in_shape):
             return rf
-        window, shift = self.window(), self.effective_shift(in_shape)
-        return tuple(
-            windowed(axis, in_shape[dim], window[dim], shift[dim]) if dim < 2
-            else axis.whole(in_shape[dim])
-            for dim, axis in enumerate(rf, start=first)
-        )
+        windows, shifts = self.sizes()
+        return (*(windowed(rf[axis], in_shape[axis], windows[axis], shifts[axis])
+                  for axis in (0, 1)), rf[2])
 
     def torch_call(self, in_shape: Shape, shape_after: ShapeAfter) -> TorchCall:
+        windows, shifts = self.sizes()
         return TorchCall("ShiftedWindowAttention", {
-            "dim": self.infer(in_shape)["dim"], "window_size": list(self.window()),
-            "shift_size": list(self.shift()), "num_heads": self.num_heads,
+            "dim": self.check(in_shape)[2], "window_size": list(windows),
+            "shift_size": list(shifts), "num_heads": self.num_heads,
             "qkv_bias": self.qkv_bias, "proj_bias": self.proj_bias,
             "attention_dropout": self.attention_dropout, "dropout": self.dropout})
 
-    def explain_shape(self, in_shape: Shape, out_shape: Shape) -> list[str]:
-        (h, w, _), (hp, wp), (wh, ww) = self.check(in_shape), self.padded(in_shape), self.window()
-        used, asked = self.effective_shift(in_shape), self.shift()
-        lines = [f"padded to whole windows: Hp = ceil({h}/{wh})*{wh} = {hp}, "
-                 f"Wp = ceil({w}/{ww})*{ww} = {wp}; {hp // wh * (wp // ww)} windows of "
-                 f"{wh}x{ww} tokens",
-                 f"shift used = {list(used)}"]
-        if used != asked:
-            lines[-1] += (f" (shift_size {list(asked)} clamped to 0 where one window covers the "
-                          "padded map, as torchvision does)")
-        return lines
-
     def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
-        (hp, wp), (wh, ww), c = self.padded(in_shape), self.window(), in_shape[-1]
-        bias = (f" + 3*{c}" if self.qkv_bias else "") + (
-            f" + {c}" if self.proj_bias else "")
+        _, _, c = self.check(in_shape)
+        (wh, ww), _ = self.sizes()
+        hp, wp = self.padded(in_shape)
         return [
-            f"params = 4*{c}^2{bias} + {self.table_rows()}*{self.num_heads} (bias table) = "
-            f"{self.parameter_count(in_shape)}",
-            f"buffers = ({wh}*{ww})^2 = {self.buffer_count(in_shape)} (relative_position_index)",
-            f"MACs = {hp}*{wp}*(4*{c}^2 (qkv, proj) + 2*{wh * ww}*{c} (QK^T, AV)) = "
-            f"{self.macs(in_shape, out_shape)}",
+            f"padded map {hp}x{wp}, windows of {wh}x{ww} = {wh * ww} tokens",
+            f"params = 4*{c}^2 + biases + (2*{wh}-1)*(2*{ww}-1)*{self.num_heads} = "
+            f"{self.parameter_count(in_shape)}; buffers = ({wh}*{ww})^2 = "
+            f"{self.buffer_count(in_shape)}",
+            f"MACs = {hp}*{wp}*(4*{c}^2 + 2*{wh * ww}*{c}) = {self.macs(in_shape, out_shape)}",
         ]
 
     def explain_field(self, rf: RF, in_shape: Shape) -> list[str]:
-        first = _columns(rf, in_shape)
-        if first is None:
+        if not _located(rf, in_shape):
             return []
-        window, shift = self.window(), self.effective_shift(in_shape)
-        return [f"RF ({'HW'[dim]}) = {window_rule(axis, in_shape[dim], window[dim], shift[dim])}"
-                f", jump = {num(axis.jump)}"
-                for dim, axis in enumerate(rf, start=first) if dim < 2 and axis.positional]
+        after = self.receptive_field(rf, in_shape)
+        return [f"RF_{name} = {rf[a].size} -> {after[a].size} (windows of {after[a].period} "
+                f"units share one field)" for a, name in ((0, "H"), (1, "W"))
+                if after[a].positional]
 
 
 @register
-class PatchMerging(_ChannelsLast):
-    """Swin's 2 x 2 patch merging: ``[H, W, C] -> [ceil(H/2), ceil(W/2), 2C]``, as torchvision's.
+class PatchMerging(Layer):
+    """Swin's patch merging, exactly torchvision's ``PatchMerging`` on ``[H, W, C]``: H and W
+    padded to even, each 2 x 2 cell's four pixels concatenated (rows first: (0,0), (1,0),
+    (0,1), (1,1)), ``LayerNorm(4C)``, ``Linear(4C, 2C, bias=False)`` (``reduction``,
+    registered first).
 
-    Exactly torchvision's ``PatchMerging``: pad H, W to even,
-    concatenate the four tokens of each 2 x 2 cell on C in the order (0,0), (1,0), (0,1), (1,1)
-    (row, column), ``LayerNorm(4C)``, then ``Linear(4C, 2C, bias=False)``. As in torchvision
-    ``reduction`` is registered before ``norm`` (state dict order), though it runs after.
-
-    Shape: ``[H, W, C] -> [ceil(H/2), ceil(W/2), 2C]`` (``dim`` C inferred).
-    Receptive field: a 2 x 2 window of stride 2 on H and W.
-    Parameters: ``reduction`` ``8 C^2``, ``norm`` ``8 C``: ``8 C^2 + 8 C``.
-    MACs: ``ceil(H/2) ceil(W/2) 8 C^2``.
+    Shape: ``[H, W, C] -> [ceil(H/2), ceil(W/2), 2C]``.
+    Receptive field: a 2 x 2 window of stride 2 on each axis.
+    Parameters: ``8 C^2`` (reduction) ``+ 8 C`` (norm). MACs: ``ceil(H/2) ceil(W/2) 8 C^2``.
     Example::
 
-        - PatchMerging       # [56, 56, 96] -> [28, 28, 192]
+        - PatchMerging
     """
 
     kind = "PatchMerging"
     inferred: ClassVar[tuple[str, ...]] = ("dim",)
 
-    dim: PositiveInt | None = Field(
-        default=None, description="Channels C. Inferred: the last dim of the input.")
-    eps: Float = Field(default=1e-5, gt=0, description="The norm's eps. Default: 1e-5")
+    dim: PositiveInt | None = Field(default=None, description="Channels C. Inferred.")
+    eps: Float = Field(default=1e-5, description="The norm's eps. Default: 1e-5")
 
     def infer(self, in_shape: Shape) -> dict[str, Any]:
-        return self.check_asserted({"dim": self.check_map(in_shape)[2]}, in_shape)
+        expect_rank(self, in_shape, 3, MAP)
+        return self.check_asserted({"dim": in_shape[2]}, in_shape)
 
     def output_shape(self, in_shape: Shape) -> Shape:
-        h, w, c = self.check_map(in_shape)
         self.infer(in_shape)
-        return (_ceil(h, 2), _ceil(w, 2), 2 * c)
+        return (-(-in_shape[0] // 2), -(-in_shape[1] // 2), 2 * in_shape[2])
 
     def parameter_count(self, in_shape: Shape) -> int:
         c = in_shape[-1]
         return 8 * c * c + 8 * c
 
     def macs(self, in_shape: Shape, out_shape: Shape) -> int:
-        return out_shape[0] * out_shape[1] * 8 * in_shape[-1] ** 2
+        return out_shape[0] * out_shape[1] * 8 * in_shape[2] ** 2
 
     def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
-        first = _columns(rf, in_shape)
-        if first is None:
+        if not _located(rf, in_shape):
             return rf
-        return tuple(axis.through_window(2, 2, 0, 1) if dim < 2 else axis
-                     for dim, axis in enumerate(rf, start=first))
+        return (rf[0].through_window(2, 2, 0, 1), rf[1].through_window(2, 2, 0, 1), rf[2])
 
-    def explain_shape(self, in_shape: Shape, out_shape: Shape) -> list[str]:
-        h, w, c = in_shape
-        return [f"out = [ceil({h}/2), ceil({w}/2), 2*{c}] = {list(out_shape)}"]
+    def explain_field(self, rf: RF, in_shape: Shape) -> list[str]:
+        if not _located(rf, in_shape):
+            return []
+        after = self.receptive_field(rf, in_shape)
+        lines = []
+        for axis, name in ((0, "H"), (1, "W")):
+            if not rf[axis].positional:
+                continue
+            tiles = f"; tiles of {rf[axis].period} share a field" if rf[axis].period else ""
+            lines.append(f"RF_{name} = {rf[axis].size} -> {after[axis].size}, jump = "
+                         f"{after[axis].jump} (2 units a window{tiles})")
+        return lines
 
     def explain_counts(self, in_shape: Shape, out_shape: Shape) -> list[str]:
-        c = in_shape[-1]
-        return [f"params = 8*{c}^2 (reduction) + 8*{c} (norm) = "
-                f"{self.parameter_count(in_shape)}",
+        c = in_shape[2]
+        return [f"params = 8*{c}^2 + 8*{c} = {self.parameter_count(in_shape)}",
                 f"MACs = {out_shape[0]}*{out_shape[1]}*8*{c}^2 = "
                 f"{self.macs(in_shape, out_shape)}"]
 
-    def explain_field(self, rf: RF, in_shape: Shape) -> list[str]:
-        """A 2x2 window of stride 2 on H and W; on a tiled axis the tiles it can touch."""
-        first = _columns(rf, in_shape)
-        if first is None:
-            return []
-        lines = []
-        for dim, axis in enumerate(rf, start=first):
-            if dim >= 2 or not axis.positional:
-                continue
-            out = axis.through_window(2, 2, 0, 1)
-            r, j = num(axis.size), num(axis.jump)
-            grow = (f"({axis.tiles_touched(2)}-1)*{axis.tile}*{j}" if axis.tile
-                    else f"(2-1)*{j}")
-            lines.append(f"RF ({'HW'[dim]}) = {r} + {grow} = {num(out.size)}, jump = {j}*2 = "
-                         f"{num(out.jump)}")
-        return lines

@@ -77,9 +77,8 @@ def example_input(spec: Spec, batch: int, device: str) -> torch.Tensor:
 
 def _unbacked(tensor: torch.Tensor) -> torch.Tensor:
     """CPU storage of ``tensor``'s shape and dtype that nothing initialises, so no page is
-    touched: reserved address space, not memory. Integer buffers (Swin's relative position
-    index, counters) get zeros instead: a module indexes with them whatever the batch, and
-    garbage would index out of range; they are small."""
-    if not tensor.is_floating_point() and not tensor.is_complex():
-        return torch.zeros(tensor.shape, dtype=tensor.dtype, device="cpu")
-    return torch.empty(tensor.shape, dtype=tensor.dtype, device="cpu")
+    touched: reserved address space, not memory. Integer tensors (indices such as Swin's
+    ``relative_position_index``, which a forward looks up even on an empty batch) are zeros,
+    a valid index into any table."""
+    storage = torch.empty(tensor.shape, dtype=tensor.dtype, device="cpu")
+    return storage if storage.is_floating_point() else storage.zero_()

@@ -15,18 +15,18 @@ from typing import Literal
 import torch
 from torch import nn
 
+from netspec.torch_side.maxvit_modules import Partition as Partition
+from netspec.torch_side.maxvit_modules import (
+    RelativePositionalMultiHeadAttention as RelativePositionalMultiHeadAttention,
+)
+from netspec.torch_side.swin_modules import PatchMerging as PatchMerging
+from netspec.torch_side.swin_modules import ShiftedWindowAttention as ShiftedWindowAttention
 from netspec.torch_side.token_modules import ClassToken as ClassToken
 from netspec.torch_side.token_modules import MultiheadAttention as MultiheadAttention
 from netspec.torch_side.token_modules import PositionEmbedding as PositionEmbedding
 from netspec.torch_side.token_modules import SelectToken as SelectToken
 from netspec.torch_side.token_modules import TokenMean as TokenMean
 from netspec.torch_side.token_modules import TransformerEncoderLayer as TransformerEncoderLayer
-from netspec.torch_side.window_modules import Partition as Partition
-from netspec.torch_side.window_modules import PatchMerging as PatchMerging
-from netspec.torch_side.window_modules import (
-    RelativePositionalMultiHeadAttention as RelativePositionalMultiHeadAttention,
-)
-from netspec.torch_side.window_modules import ShiftedWindowAttention as ShiftedWindowAttention
 
 
 class Residual(nn.Module):

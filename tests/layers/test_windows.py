@@ -1,284 +1,189 @@
-"""Swin's kinds: ShiftedWindowAttention and PatchMerging against an independent plain-PyTorch
-reference written here (windows by label, not torchvision's slices), hand-counted parameters,
-buffers and MACs, FlopCounterMode / 2 on the built modules, and receptive fields against
-gradients (float64; masked pairs, weighted e^-100 by torchvision's mask, ignored below 1e-30).
+"""Swin's kinds against references written here: window attention by explicit loops over the
+windows (bias looked up by hand from the offsets, the shifted windows' mask from the regions
+of the original map), patch merging by explicit 2 x 2 gathers; counts by hand and by
+FlopCounterMode / 2; the receptive field by gradients; swin_t against torchvision's figures.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
-from netspec.torch_side.roundtrip import from_module
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 
 
-def reference_index(wh: int, ww: int) -> torch.Tensor:
-    """For a (query, key) pair of a window, row-major: ``(dy + wh - 1)(2ww - 1) + dx + ww - 1``."""
-    ys, xs = torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")
-    ys, xs = ys.reshape(-1), xs.reshape(-1)
-    return ((ys[:, None] - ys[None, :] + wh - 1) * (2 * ww - 1)
-            + xs[:, None] - xs[None, :] + ww - 1).reshape(-1)
+def window_attention_by_loops(module: nn.Module, x: torch.Tensor, window: int,
+                              shift: int, heads: int) -> torch.Tensor:
+    """One sample ``[H, W, C]``: pad, and for every (shifted) window of the ORIGINAL map (the
+    windows are runs ``[shift + m w, shift + (m + 1) w)`` plus the partial ones at the ends,
+    which torchvision's roll places together in one window, keeping -100 between them)."""
+    h, w, c = x.shape
+    hp, wp = -(-h // window) * window, -(-w // window) * window
+    sh = shift if window < hp else 0
+    sw = shift if window < wp else 0
+    padded = F.pad(x, (0, 0, 0, wp - w, 0, hp - h))
+    out = torch.zeros_like(padded)
+    d = c // heads
+    table = module.relative_position_bias_table
+    wq, wk, wv = module.qkv.weight.split(c)
+    bq, bk, bv = module.qkv.bias.split(c)
+    for top in range(0, hp, window):
+        for left in range(0, wp, window):
+            # the rolled window at (top, left) holds original positions (r + sh, q + sw) mod n
+            cells = [((top + i + sh) % hp, (left + j + sw) % wp, i, j)
+                     for i in range(window) for j in range(window)]
+            tokens = torch.stack([padded[r, q] for r, q, _, _ in cells])
+            q_, k_, v_ = tokens @ wq.T + bq, tokens @ wk.T + bk, tokens @ wv.T + bv
+
+            def region(pos: int, n: int, s: int) -> int:
+                if not s:
+                    return 0
+                return 0 if pos < s else 1 + (pos - s) // window if pos < n - window + s else -1
+
+            result = torch.zeros(len(cells), c, dtype=x.dtype)
+            for head in range(heads):
+                part = slice(head * d, (head + 1) * d)
+                scores = (q_[:, part] * d ** -0.5) @ k_[:, part].T
+                for a, (ra, qa, ia, ja) in enumerate(cells):
+                    for b, (rb, qb, ib, jb) in enumerate(cells):
+                        offset = (ia - ib + window - 1) * (2 * window - 1) + (ja - jb + window - 1)
+                        scores[a, b] += table[offset, head]
+                        same = (region(ra, hp, sh) == region(rb, hp, sh)
+                                and region(qa, wp, sw) == region(qb, wp, sw))
+                        if not same:
+                            scores[a, b] -= 100.0
+                result[:, part] = scores.softmax(-1) @ v_[:, part]
+            projected = result @ module.proj.weight.T + module.proj.bias
+            for index, (r, q, _, _) in enumerate(cells):
+                out[r, q] = projected[index]
+    return out[:h, :w]
 
 
-def labels(size: int, window: int, shift: int) -> torch.Tensor:
-    """Rolled frame of one padded axis: 0 ordinary, 1 before the wrap, 2 wrapped round."""
-    out = torch.zeros(size, dtype=torch.long)
-    if shift:
-        out[size - window: size - shift] = 1
-        out[size - shift:] = 2
-    return out
+def one(entry: object, shape: list[int]) -> netspec.Spec:
+    return netspec.load({"input": shape, "layers": [entry]})
 
 
-def reference_attention(x: torch.Tensor, qkv: nn.Linear, proj: nn.Linear, table: torch.Tensor,
-                        window: tuple[int, int], shift: tuple[int, int],
-                        heads: int) -> torch.Tensor:
-    """Swin's (shifted) window attention on ``[B, H, W, C]``, written from the paper."""
-    batch, height, width, dim = x.shape
-    wh, ww = window
-    ph, pw = -height % wh, -width % ww
-    x = F.pad(x, (0, 0, 0, pw, 0, ph))
-    hp, wp = height + ph, width + pw
-    sh, sw = (shift[0] if wh < hp else 0), (shift[1] if ww < wp else 0)
-    x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
-    nh, nw, m = hp // wh, wp // ww, wh * ww
-    win = x.view(batch, nh, wh, nw, ww, dim).transpose(2, 3).reshape(-1, m, dim)
-    q, k, v = qkv(win).view(-1, m, 3, heads, dim // heads).permute(2, 0, 3, 1, 4).unbind(0)
-    bias = table[reference_index(wh, ww)].view(m, m, -1).permute(2, 0, 1)
-    scores = q @ k.transpose(-1, -2) / math.sqrt(dim // heads) + bias
-    region = (labels(hp, wh, sh)[:, None] * 3 + labels(wp, ww, sw)[None, :])
-    region = region.view(nh, wh, nw, ww).transpose(1, 2).reshape(nh * nw, m)
-    blocked = (region[:, :, None] != region[:, None, :]).to(scores.dtype) * -100.0
-    scores = (scores.view(batch, nh * nw, heads, m, m) + blocked[None, :, None]).view(
-        -1, heads, m, m)
-    out = proj((scores.softmax(-1) @ v).transpose(1, 2).reshape(-1, m, dim))
-    out = out.view(batch, nh, nw, wh, ww, dim).transpose(2, 3).reshape(batch, hp, wp, dim)
-    return torch.roll(out, shifts=(sh, sw), dims=(1, 2))[:, :height, :width]
+@pytest.mark.parametrize(("size", "window", "shift"), [
+    ((8, 8), 4, 0), ((8, 8), 4, 2), ((7, 10), 4, 1), ((5, 5), 3, 1), ((4, 4), 4, 2)])
+def test_window_attention_equals_the_loops(size: tuple[int, int], window: int,
+                                           shift: int) -> None:
+    torch.manual_seed(0)
+    spec = one({"ShiftedWindowAttention": {"window_size": window, "shift_size": shift,
+                                           "num_heads": 2}}, [*size, 6])
+    model = netspec.build(spec).double().eval()
+    nn.init.normal_(model[0].relative_position_bias_table)
+    x = torch.randn(1, *size, 6, dtype=torch.float64)
+    with torch.no_grad():
+        expected = window_attention_by_loops(model[0], x[0], window, shift, 2)
+        torch.testing.assert_close(model(x)[0], expected)
 
 
-def one_layer(shape: list[int], entry: dict[str, Any]) -> tuple[netspec.Report, nn.Module]:
-    spec = netspec.load({"input": shape, "layers": [entry]})
-    return netspec.analyze(spec), netspec.build(spec)[0]
-
-
-def flop_macs(module: nn.Module, shape: list[int]) -> int:
+def test_window_attention_counts() -> None:
+    spec = one({"ShiftedWindowAttention": {"window_size": 4, "shift_size": 2,
+                                           "num_heads": 3}}, [10, 9, 12])
+    report = netspec.analyze(spec)
+    c, m, hp, wp = 12, 16, 12, 12  # padded to multiples of 4
+    assert report.params == 4 * c * c + 4 * c + 7 * 7 * 3
+    assert report.buffers == m * m
+    assert report.macs == hp * wp * (4 * c * c + 2 * m * c)
+    model = netspec.build(spec).eval()
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        module(torch.zeros(1, *shape))
-    return int(counter.get_total_flops()) // 2
+        model(torch.randn(1, 10, 9, 12))
+    assert counter.get_total_flops() // 2 == report.macs
 
 
-CASES = [  # (H, W, C), window, shift, heads
-    ([14, 14, 12], 7, 0, 3),
-    ([14, 14, 12], 7, 3, 3),
-    ([9, 10, 8], [4, 3], [2, 1], 2),   # padded to 12 x 12
-    ([7, 7, 8], 7, 3, 4),              # one window covers the map: the shift is clamped to 0
-    ([7, 16, 8], [7, 4], [3, 2], 2),   # clamped on H only
-]
-
-
-@pytest.mark.parametrize(("shape", "window", "shift", "heads"), CASES)
-def test_shifted_window_attention_equals_the_reference(
-    shape: list[int], window: Any, shift: Any, heads: int
-) -> None:
-    entry = {"ShiftedWindowAttention": {"window_size": window, "shift_size": shift,
-                                        "num_heads": heads}}
-    report, module = one_layer(shape, entry)
+def test_patch_merging_equals_explicit_gathers() -> None:
     torch.manual_seed(0)
-    x = torch.randn(2, *shape)
-    wh, ww = (window, window) if isinstance(window, int) else window
-    sh, sw = (shift, shift) if isinstance(shift, int) else shift
-    module.eval()
-    with torch.no_grad():
-        for tensor in module.parameters():
-            tensor.normal_()
-        expected = reference_attention(x, module.qkv, module.proj,
-                                       module.relative_position_bias_table, (wh, ww), (sh, sw),
-                                       heads)
-        torch.testing.assert_close(module(x), expected, rtol=1e-5, atol=1e-5)
-    # hand counts: qkv 3C^2 + 3C, proj C^2 + C, table (2wh-1)(2ww-1) heads; index (wh ww)^2
-    h, w, c = shape
-    params = 4 * c * c + 4 * c + (2 * wh - 1) * (2 * ww - 1) * heads
-    row = report.layers[0]
-    assert row.params == params == sum(p.numel() for p in module.parameters())
-    assert row.buffers == (wh * ww) ** 2 == module.relative_position_index.numel()
-    hp, wp = -(-h // wh) * wh, -(-w // ww) * ww
-    macs = hp * wp * 4 * c * c + (hp // wh) * (wp // ww) * 2 * (wh * ww) ** 2 * c
-    assert row.macs == macs == flop_macs(module, shape)
-    assert tuple(module.state_dict()) == ("relative_position_bias_table",
-                                          "relative_position_index", "qkv.weight", "qkv.bias",
-                                          "proj.weight", "proj.bias")
-
-
-def test_the_clamped_shift_is_explained() -> None:
-    spec = netspec.load({"input": [7, 16, 8], "layers": [{"ShiftedWindowAttention": {
-        "window_size": [7, 4], "shift_size": [3, 2], "num_heads": 2}}]})
-    row = netspec.analyze(spec).layers[0]
-    assert row.layer is not None
-    lines = "\n".join(row.layer.explain(row.in_shape, row.in_rf))
-    assert "shift used = [0, 2]" in lines and "clamped" in lines
-    assert "MACs = 7*16*(4*8^2 (qkv, proj) + 2*28*8 (QK^T, AV))" in lines
-
-
-def test_a_shift_as_large_as_the_window_is_refused() -> None:
-    with pytest.raises(netspec.NetspecError, match="shift_size must be below window_size"):
-        netspec.load({"input": [14, 14, 8], "layers": [{"ShiftedWindowAttention": {
-            "window_size": 7, "shift_size": 7, "num_heads": 2}}]})
-
-
-@pytest.mark.parametrize("shape", [[8, 8, 6], [7, 9, 6]])
-def test_patch_merging_equals_the_reference(shape: list[int]) -> None:
-    report, module = one_layer(shape, {"PatchMerging": {}})
-    h, w, c = shape
-    torch.manual_seed(1)
-    x = torch.randn(2, *shape)
-    padded = torch.zeros(2, h + h % 2, w + w % 2, c)
-    padded[:, :h, :w] = x
-    # torchvision's order of the 2x2 cell: (0,0), (1,0), (0,1), (1,1) as (row, column)
-    cells = torch.cat([padded[:, r::2, q::2] for q, r in ((0, 0), (0, 1), (1, 0), (1, 1))], -1)
-    with torch.no_grad():
-        for tensor in module.parameters():
-            tensor.normal_()
-        expected = F.layer_norm(cells, (4 * c,), module.norm.weight, module.norm.bias) @ (
-            module.reduction.weight.T)
-        torch.testing.assert_close(module(x), expected, rtol=1e-5, atol=1e-5)
-    out = (-(-h // 2), -(-w // 2), 2 * c)
-    row = report.layers[0]
-    assert row.out_shape == out
-    assert row.params == 8 * c * c + 8 * c == sum(p.numel() for p in module.parameters())
-    assert row.macs == out[0] * out[1] * 4 * c * 2 * c == flop_macs(module, shape)
-    assert tuple(module.state_dict()) == ("reduction.weight", "norm.weight", "norm.bias")
-
-
-def test_swin_kinds_round_trip_through_from_module() -> None:
-    spec = netspec.load({"input": [14, 14, 12], "layers": [
-        {"ShiftedWindowAttention": {"window_size": [7, 7], "shift_size": [3, 3], "num_heads": 3,
-                                    "qkv_bias": False}},
-        {"PatchMerging": {"eps": 1e-6}}]})
-    model = netspec.build(spec)
-    again = from_module(model, [14, 14, 12])
-    assert netspec.analyze(again) == netspec.analyze(spec)
-    rebuilt = netspec.build(again)
-    rebuilt.load_state_dict(model.state_dict())
-    x = torch.randn(1, 14, 14, 12)
-    torch.testing.assert_close(rebuilt(x), model(x))
-
-
-# --- receptive field: gradients of one output unit ---
-
-
-def gradient_sizes(spec: netspec.Spec, upto: int) -> tuple[int, int]:
-    """Largest and smallest field of any output unit along H after the first ``upto`` layers,
-    from gradients (float64, random weights; entries below 1e-30 of the largest ignored)."""
-    model = netspec.build(spec, dtype=torch.float64)[:upto].eval()
-    x = torch.randn(1, *spec.input, dtype=torch.float64, requires_grad=True)
-    out = model(x)  # [1, H', W', C]
-    sizes = []
-    for unit in range(out.shape[1]):
-        (grad,) = torch.autograd.grad(out[0, unit, out.shape[2] // 2].square().sum(), x,
-                                      retain_graph=True)
-        seen = grad.abs().amax(dim=(0, 1, 3))
-        rows = torch.nonzero(seen > seen.max() * 1e-30).flatten()
-        sizes.append(int(rows.max() - rows.min()) + 1)
-    return max(sizes), min(sizes)
-
-
-def test_windowed_attention_field_against_gradients() -> None:
-    """Patch embedding 2/2, then windows of 4 (plain, shifted by 2), a merge, windows again, on
-    64 pixels (32 tokens): the windowed rows are exact, the rows after the merge upper bounds
-    (a merged pair of tokens never straddles the shifted tiles here, which the closed form
-    does not know)."""
-    spec = netspec.load({"input": [1, 64, 64], "layers": [
-        {"Conv2d": {"out_channels": 4, "kernel_size": 2, "stride": 2}},
-        {"Permute": {"dims": [1, 2, 0]}},
-        {"ShiftedWindowAttention": {"window_size": 4, "num_heads": 1}},
-        {"ShiftedWindowAttention": {"window_size": 4, "shift_size": 2, "num_heads": 1}},
-        {"PatchMerging": {}},
-        {"ShiftedWindowAttention": {"window_size": 4, "num_heads": 1}},
-    ]})
+    spec = one("PatchMerging", [5, 4, 3])
     report = netspec.analyze(spec)
-    analysed = [int(row.rf[0].size) for row in report.layers]
-    # by hand: conv 2; +(4-1)*2 = 8; shifted against the first windows: +4*2 = 16;
-    # merge on tiles of 4 tokens: 2 tiles touched, +4*2 = 24; windows of 4 on an untiled axis
-    # of jump 4: +(4-1)*4 = 36
-    assert analysed == [2, 2, 8, 16, 24, 36]
-    for upto in (3, 4):
-        largest, _ = gradient_sizes(spec, upto)
-        assert largest == analysed[upto - 1]
-    for upto in (5, 6):
-        largest, _ = gradient_sizes(spec, upto)
-        assert largest <= analysed[upto - 1]
-
-
-def test_one_window_over_the_map_sees_it_whole() -> None:
-    report = netspec.analyze(netspec.load({"input": [2, 14, 14], "layers": [
-        {"Conv2d": {"out_channels": 4, "kernel_size": 2, "stride": 2}},
-        {"Permute": {"dims": [1, 2, 0]}},
-        {"ShiftedWindowAttention": {"window_size": 7, "shift_size": 3, "num_heads": 2}}]}))
-    axis = report.layers[-1].rf[0]
-    assert not axis.positional and axis.size == 14  # 2 + (7 - 1) * 2
-
-
-def test_explain_shows_the_field_arithmetic() -> None:
-    """Patch 4/4 (field 4, jump 4), windows of 7: 4 + 6*4 = 28; shifted by 3: 28 + 7*4 = 56;
-    merge on tiles of 7 tokens (2 touched): 56 + 1*7*4 = 84, jump 8."""
-    spec = netspec.load({"input": [3, 56, 56], "layers": [
-        {"Conv2d": {"out_channels": 8, "kernel_size": 4, "stride": 4}},
-        {"Permute": {"dims": [1, 2, 0]}},
-        {"ShiftedWindowAttention": {"window_size": 7, "num_heads": 2}},
-        {"ShiftedWindowAttention": {"window_size": 7, "shift_size": 3, "num_heads": 2}},
-        "PatchMerging"]})
-    rows = netspec.analyze(spec).layers
-    lines = [row.layer.explain(row.in_shape, row.in_rf) for row in rows if row.layer]
-    assert "RF (H) = 4 + (7-1)*4 = 28, jump = 4" in lines[2]
-    assert "RF (W) = 28 + 7*4 = 56 (windows shifted against the previous ones), jump = 4" in (
-        lines[3])
-    assert "RF (H) = 56 + (2-1)*7*4 = 84, jump = 4*2 = 8" in lines[4]
-
-
-def test_the_drawing_shows_the_windows() -> None:
-    from netspec.views.diagram import draw
-
-    chart = draw(netspec.load({"input": [14, 14, 8], "layers": [
-        {"ShiftedWindowAttention": {"window_size": 7, "shift_size": 3, "num_heads": 2}},
-        "PatchMerging"]}), format="svg")
-    assert "ShiftedWindowAttention" in chart and "PatchMerging" in chart
-    times = "\N{MULTIPLICATION SIGN}"
-    assert f"7{times}7{times}16" in chart  # the merge: [ceil(14/2), ceil(14/2), 2*8]
-
-
-# --- random specs against the built modules (hypothesis) ---
-
-
-@settings(max_examples=25, deadline=None)
-@given(h=st.integers(1, 12), w=st.integers(1, 12), heads=st.integers(1, 3),
-       per_head=st.integers(1, 4), wh=st.integers(1, 5), ww=st.integers(1, 5), data=st.data())
-def test_random_window_attention_agrees_with_the_module(
-    h: int, w: int, heads: int, per_head: int, wh: int, ww: int, data: st.DataObject
-) -> None:
-    shift = [data.draw(st.integers(0, wh - 1)), data.draw(st.integers(0, ww - 1))]
-    c = heads * per_head
-    layers: list[Any] = [{"ShiftedWindowAttention": {
-        "window_size": [wh, ww], "shift_size": shift, "num_heads": heads,
-        "qkv_bias": data.draw(st.booleans())}}]
-    if data.draw(st.booleans()):
-        layers.append("PatchMerging")
-    spec = netspec.load({"input": [h, w, c], "layers": layers})
-    report = netspec.analyze(spec)
+    assert report.output_shape == (3, 2, 6)
+    assert report.params == 8 * 9 + 8 * 3 and report.macs == 3 * 2 * 8 * 9
     model = netspec.build(spec).eval()
+    assert [k for k in model.state_dict()] == ["0.reduction.weight", "0.norm.weight",
+                                               "0.norm.bias"]
+    x = torch.randn(1, 5, 4, 3)
+    padded = F.pad(x, (0, 0, 0, 0, 0, 1))
+    cells = torch.stack([
+        torch.cat([padded[0, 2 * i, 2 * j], padded[0, 2 * i + 1, 2 * j],
+                   padded[0, 2 * i, 2 * j + 1], padded[0, 2 * i + 1, 2 * j + 1]])
+        for i in range(3) for j in range(2)]).view(3, 2, 12)
+    merging = model[0]
+    expected = F.layer_norm(cells, (12,), merging.norm.weight, merging.norm.bias) @ (
+        merging.reduction.weight.T)
     with torch.no_grad():
-        out = model(torch.randn(2, h, w, c))
-    assert tuple(out.shape[1:]) == report.output_shape
-    assert report.params == sum(p.numel() for p in model.parameters())
-    assert report.buffers == sum(b.numel() for b in model.buffers())
-    assert report.layers[0].macs == flop_macs(model[0], [h, w, c])
-    if len(model) == 2:
-        assert report.layers[1].macs == flop_macs(model[1], [h, w, c])
+        torch.testing.assert_close(model(x)[0], expected)
+
+
+def support_extents(model: nn.Module, shape: tuple[int, ...]) -> tuple[int, int]:
+    """The largest number of input rows and columns any output position depends on (entries
+    below 1e-30 of the largest left out: torchvision's -100 mask leaves e^-100 weights)."""
+    x = torch.randn(1, *shape, dtype=torch.float64, requires_grad=True)
+    out = model(x)
+    rows = cols = 0
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            (grad,) = torch.autograd.grad(out[0, :, i, j].sum(), x, retain_graph=True)
+            magnitude = grad[0].abs().sum(0)  # [H, W]
+            seen = magnitude > magnitude.max() * 1e-30
+            ys, xs = seen.any(1).nonzero(), seen.any(0).nonzero()
+            rows = max(rows, int(ys.max() - ys.min() + 1))
+            cols = max(cols, int(xs.max() - xs.min() + 1))
+    return rows, cols
+
+
+@pytest.mark.parametrize(("shift", "merged"), [(1, 24), (2, 16)])
+def test_receptive_field_of_windows_measured_by_gradients(shift: int, merged: int) -> None:
+    """Patch conv 2/2 (field 2, jump 2), windows of 4 units (2 + 3*2 = 8), shifted (a window
+    meets two tiles: 8 + 4*2 = 16), a 2 x 2 merge: with an odd shift the tile boundaries are
+    odd and a merged pair straddles two tiles (16 + 4*2 = 24), with an even one never (16)."""
+    torch.manual_seed(0)
+    attention = {"ShiftedWindowAttention": {"window_size": 4, "num_heads": 1}}
+    shifted = {"ShiftedWindowAttention": {"window_size": 4, "shift_size": shift,
+                                          "num_heads": 1}}
+    stages = [[], [attention], [attention, shifted], [attention, shifted, "PatchMerging"]]
+    for expected, extra in zip([2, 8, 16, merged], stages, strict=True):
+        spec = netspec.load({"input": [1, 32, 32], "layers": [
+            {"Conv2d": {"out_channels": 2, "kernel_size": 2, "stride": 2}},
+            {"Permute": {"dims": [1, 2, 0]}}, *extra, {"Permute": {"dims": [2, 0, 1]}}]})
+        rf = netspec.analyze(spec).rf
+        assert [int(axis.size) for axis in rf] == [expected, expected]
+        model = netspec.build(spec).double().eval()
+        for module in model.modules():
+            if hasattr(module, "relative_position_bias_table"):
+                nn.init.normal_(module.relative_position_bias_table)
+        assert support_extents(model, (1, 32, 32)) == (expected, expected)
+
+
+def test_swin_t_counts_are_torchvisions() -> None:
+    """Swin_T_Weights.IMAGENET1K_V1: num_params 28,288,354; buffers 12 x 49^2 indices."""
+    spec = netspec.load(SPECS / "swin_t.yaml")
+    report = netspec.analyze(spec)
+    assert report.params == 28_288_354 and report.output_shape == (1000,)
+    assert report.buffers == 12 * 49 * 49
+    attention = [row.macs for row in report.layers if row.kind == "ShiftedWindowAttention"]
+    by_hand = sum(n * n * (4 * c * c + 2 * 49 * c) * blocks
+                  for n, c, blocks in ((56, 96, 2), (28, 192, 2), (14, 384, 6), (7, 768, 2)))
+    assert sum(attention) == by_hand
+    model = netspec.build(spec, device="meta")
+    shapes = [tuple(t.shape) for t in model.state_dict().values()][:10]
+    assert shapes == [(96, 3, 4, 4), (96,), (96,), (96,), (96,), (96,), (169, 3), (2401,),
+                      (288, 96), (288,)]
+    assert math.isclose(sum(p.numel() for p in model.parameters()), 28_288_354)
+
+
+def test_swin_t_field_grows_stage_by_stage() -> None:
+    """Exact in stage 1 and at the first merge (28, 56, 84 pixels), a bound after."""
+    report = netspec.analyze(netspec.load(SPECS / "swin_t.yaml"))
+    sizes = [int(row.rf[0].size) for row in report.layers
+             if row.kind in ("ShiftedWindowAttention", "PatchMerging")]
+    assert sizes[:3] == [28, 56, 84]
+    assert sizes == sorted(sizes)

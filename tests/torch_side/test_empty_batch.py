@@ -90,6 +90,9 @@ CASES: list[tuple[Any, Any]] = [
     ({"shape": [7], "dtype": "long"}, {"Embedding": {"num_embeddings": 20, "embedding_dim": 4}}),
     ([5, 8], {"MultiheadAttention": {"num_heads": 2}}),
     ([5, 8], {"TransformerEncoderLayer": {"nhead": 2, "dim_feedforward": 12}}),
+    ([5, 6, 4], {"ShiftedWindowAttention": {"window_size": 3, "shift_size": 1,
+                                            "num_heads": 2}}),
+    ([5, 6, 4], "PatchMerging"),
 ]
 
 
