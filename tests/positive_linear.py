@@ -43,6 +43,13 @@ class SpatialMix(nn.Module):
         return x.mean(dim=(1, 2, 3), keepdim=True).expand_as(x)
 
 
+class GroupMix(nn.Module):
+    """MaxViT's attention inside groups ``[B, G, S, D]``: each output reads its whole group."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3), keepdim=True).expand_as(x)
+
+
 class PrependZero(nn.Module):
     """``ClassToken``'s dependence: a constant token (zeros) before the others."""
 
@@ -108,7 +115,7 @@ def positive_linear(module: nn.Module) -> nn.Module:
     if isinstance(module, netspec_modules.ShiftedWindowAttention):
         return SpatialMix()  # its rows are bounds, not windows: breaks_exactness skips them
     if isinstance(module, netspec_modules.RelativePositionalMultiHeadAttention):
-        return TokenMix()  # all groups and tokens: rows after a Partition are not checked
+        return GroupMix()
     if isinstance(module, netspec_modules.ClassToken):
         return PrependZero()
     if isinstance(module, netspec_modules.SelectToken | netspec_modules.TokenMean):

@@ -128,3 +128,11 @@ def test_vit_tiny_cifar_summary_is_confirmed() -> None:
     assert summary.confirmed
     rf = summary.report.rf
     assert [axis.size for axis in rf] == [32, 32]
+
+
+def test_text_classifier_exports_with_integer_ids(tmp_path: Path) -> None:
+    """The example batch of an id input holds ids below the vocabulary, not floats."""
+    exported = netspec.export(SPECS / "text_classifier.yaml", tmp_path / "text.pt2",
+                              params={"layers": 1})
+    assert exported.verified and exported.max_difference is not None
+    assert exported.max_difference < 1e-4

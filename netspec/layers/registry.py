@@ -42,7 +42,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "tokens": ("ClassToken", "PositionEmbedding", "SelectToken", "TokenMean", "Embedding"),
     "attention": ("MultiheadAttention", "TransformerEncoderLayer"),
     "windows": ("ShiftedWindowAttention", "PatchMerging"),
-    "maxvit": ("Partition", "RelativePositionalMultiHeadAttention"),
+    "partition": ("Partition", "RelativePositionalMultiHeadAttention"),
 }
 """Each module of ``netspec.layers`` and the kinds it defines, in the order ``netspec layers``
 lists them."""

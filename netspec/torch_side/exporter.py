@@ -86,7 +86,7 @@ def export(
     if input_shape is not None:
         spec = spec.with_input(tuple(input_shape))
     model = _model(spec, weights, seed)
-    example = torch.randn(batch, *spec.input, generator=torch.Generator().manual_seed(seed))
+    example = _example(spec, batch, seed)
     dynamic = ({0: torch.export.Dim("batch", min=1, max=1 << 16)},) if dynamic_batch else None
     target.parent.mkdir(parents=True, exist_ok=True)
     if kind == "torch.export":
@@ -96,9 +96,19 @@ def export(
         _export_onnx(model, example, target, dynamic)
     if not verify:
         return Exported(target, kind, verified=False, note="not verified")
-    check = torch.randn(batch + 1 if dynamic_batch else batch, *spec.input,
-                        generator=torch.Generator().manual_seed(seed + 1))
+    check = _example(spec, batch + 1 if dynamic_batch else batch, seed + 1)
     return _verify(model, target, kind, check)
+
+
+def _example(spec: Any, batch: int, seed: int) -> torch.Tensor:
+    """A seeded example batch: normal floats, or for integer ids (``dtype: long``) ids drawn
+    below the first ``Embedding``'s vocabulary (0 and 1 without one)."""
+    generator = torch.Generator().manual_seed(seed)
+    if spec.input_dtype == "long":
+        high = next((layer.num_embeddings for layer in spec.layers
+                     if layer.kind == "Embedding"), 2)
+        return torch.randint(0, high, (batch, *spec.input), generator=generator)
+    return torch.randn(batch, *spec.input, generator=generator)
 
 
 def _model(spec: Any, weights: str | os.PathLike[str] | None, seed: int) -> nn.Module:

@@ -1,4 +1,5 @@
-"""MaxViT's kinds: RelativePositionalMultiHeadAttention against attention written by hand,
+"""MaxViT's kinds (issue13's ``netspec.layers.partition``), checked once more:
+RelativePositionalMultiHeadAttention against attention written by hand,
 Partition against torchvision's partition ops rewritten here (WindowPartition, SwapAxes,
 WindowDepartition), hand-counted parameters, buffers and MACs, FlopCounterMode / 2, and the
 receptive field of block and grid attention against gradients."""
@@ -161,13 +162,6 @@ def test_partition_attention_field_against_gradients(kind: str, size: int) -> No
             {"RelativePositionalMultiHeadAttention": {"head_dim": 4}}]}}]})
     report = netspec.analyze(spec)
     assert int(report.rf[0].size) == size == gradient_largest(spec)
-
-
-def test_per_token_layers_in_a_partition_leave_the_field() -> None:
-    report = netspec.analyze(netspec.load({"input": [4, 14, 14], "layers": [
-        {"Partition": {"partition_type": "grid", "partition_size": 7, "layers": [
-            "LayerNorm", {"Linear": {"out_features": 4}}]}}]}))
-    assert [int(axis.size) for axis in report.rf] == [1, 1]
 
 
 def test_the_drawing_nests_the_partitions_layers() -> None:
