@@ -77,6 +77,12 @@ CASES: list[tuple[Any, Any]] = [
     ([4, 6, 6], {"Narrow": {"dim": 2, "start": -3, "length": 2}}),
     ([4, 6, 6], {"LayerScale": {"init_value": 0.5}}),
     ([4, 6, 6], {"StochasticDepth": {"p": 0.2, "mode": "row"}}),
+    ([9, 10, 8], {"ShiftedWindowAttention": {"window_size": [4, 3], "shift_size": [2, 1],
+                                              "num_heads": 2}}),
+    ([7, 9, 6], "PatchMerging"),
+    ([4, 14, 14], {"Partition": {"partition_type": "grid", "partition_size": 7, "layers": [
+        "LayerNorm", {"RelativePositionalMultiHeadAttention": {"head_dim": 2}}]}}),
+    ([2, 9, 8], {"RelativePositionalMultiHeadAttention": {"head_dim": 4}}),
     ([5, 8], "ClassToken"),
     ([5, 8], {"PositionEmbedding": {"mode": "learnable"}}),
     ([5, 8], {"PositionEmbedding": {"mode": "sinusoidal"}}),
