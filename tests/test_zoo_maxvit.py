@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -97,12 +96,10 @@ def test_maxvit_t_macs_by_flop_counter_and_by_hand() -> None:
     assert int(counter.get_total_flops()) // 2 == maxvit_macs()
 
 
-def test_maxvit_t_total_macs_once_the_convention_is_switched() -> None:
+def test_maxvit_t_total_macs_are_the_hand_count() -> None:
     linear = netspec.analyze(netspec.load({"input": [2, 3], "layers": [
         {"Linear": {"out_features": 4}}]}))
-    if linear.macs != 2 * 3 * 4:
-        pytest.skip("Linear still counts torchinfo's way (once, with its bias): the switch of "
-                    "the whole codebase to FlopCounterMode's convention is another change")
+    assert linear.macs == 2 * 3 * 4  # a Linear counts every token
     assert netspec.analyze(netspec.load(MAXVIT_T)).macs == maxvit_macs()
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -89,12 +88,10 @@ def test_swin_t_macs_by_flop_counter_and_by_hand() -> None:
     assert merges == sum(n * n * 8 * c * c for c, n in zip(WIDTHS, (28, 14, 7), strict=False))
 
 
-def test_swin_t_total_macs_once_linear_counts_every_token() -> None:
+def test_swin_t_total_macs_are_the_hand_count() -> None:
     linear = netspec.analyze(netspec.load({"input": [2, 3], "layers": [
         {"Linear": {"out_features": 4}}]}))
-    if linear.macs != 2 * 3 * 4:
-        pytest.skip("Linear still counts torchinfo's way (once, with its bias): the switch of "
-                    "the whole codebase to FlopCounterMode's convention is another change")
+    assert linear.macs == 2 * 3 * 4  # a Linear counts every token
     assert netspec.analyze(netspec.load(SWIN_T)).macs == swin_macs()
 
 
