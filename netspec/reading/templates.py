@@ -43,9 +43,10 @@ _IDENTIFIER_START = ("_", *"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 Scope = dict[str, Any]
 
 KEYWORD_VALUES = frozenset({
-    "add", "auto", "batch", "bicubic", "bilinear", "circular", "concat", "identity", "if_same",
-    "linear", "mul", "nearest", "nearest-exact", "none", "reflect", "replicate", "row", "same",
-    "tanh", "trilinear", "valid", "zeros",
+    "add", "auto", "batch", "bicubic", "bilinear", "circular", "concat", "gelu", "grid",
+    "identity", "if_same", "learnable", "linear", "mul", "nearest", "nearest-exact", "none",
+    "reflect", "relu", "replicate", "row", "same", "sinusoidal", "tanh", "trilinear", "valid",
+    "window", "zeros",
 })
 """Every string that some argument of some kind accepts as written (``padding: same``); a test
 keeps it equal to the ``Literal`` values of the registered kinds. A parameter of such a name would
