@@ -5,6 +5,7 @@ One kind serves 1, 2 and 3 spatial axes; the mode decides which it accepts, as i
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
@@ -70,7 +71,9 @@ class Upsample(Layer):
         2 (linear, bilinear, trilinear) or 4 (bicubic); ``j_out = j_in / scale`` where ``scale``
         is ``scale_factor`` as given, else ``out / n`` (``(out - 1) / (n - 1)`` with
         ``align_corners``); with half-pixel centres (interpolating modes without
-        ``align_corners``) ``start_out = start_in + (1 / (2 scale) - 1/2) j_in``.
+        ``align_corners``) ``start_out = start_in + (1 / (2 scale) - 1/2) j_in``; ``nearest-exact``
+        copies input ``floor((o + 1/2) / scale)`` into output ``o``, so
+        ``start_out = start_in + floor(1 / (2 scale)) j_in``.
     Example::
 
         - Upsample: {scale_factor: 2, mode: bilinear, align_corners: false}
@@ -205,5 +208,7 @@ class Upsample(Layer):
             else:
                 scale = Fraction(out, n)
             align_centres = interpolating and not corners
-            result.append(axis.through_upsample(scale, _TAPS[self.mode], align_centres))
+            # nearest-exact: output o copies input floor((o + 1/2) / scale), unit 0 not always 0
+            first = math.floor(1 / (2 * scale)) if self.mode == "nearest-exact" else 0
+            result.append(axis.through_upsample(scale, _TAPS[self.mode], align_centres, first))
         return tuple(result)

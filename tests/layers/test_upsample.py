@@ -189,3 +189,15 @@ def test_linear_receptive_field_from_a_size() -> None:
     layer = upsample(size=15, mode="linear")
     (axis,) = layer.receptive_field((AxisRF(),), (2, 5))
     assert (axis.size, axis.jump, axis.start) == (2, Fraction(1, 3), Fraction(-1, 3))
+
+
+def test_nearest_exact_downscale_copies_the_second_pixel() -> None:
+    # torch: output o copies input floor((o + 1/2) / scale); at scale 1/2 that is 2o + 1, so
+    # unit 0 sits on pixel 1 and units are 2 pixels apart.
+    layer = upsample(scale_factor=0.5, mode="nearest-exact")
+    (axis,) = layer.receptive_field((AxisRF(),), (1, 8))
+    assert (axis.size, axis.jump, axis.start) == (1, 2, 1)
+    x = torch.arange(8.0).reshape(1, 1, 8)
+    assert torch.nn.Upsample(scale_factor=0.5, mode="nearest-exact")(x).flatten().tolist() == [
+        1.0, 3.0, 5.0, 7.0
+    ]
