@@ -15,7 +15,14 @@ from netspec.core.errors import fail
 from netspec.core.shapes import Shape, upsample_output_size
 from netspec.core.window import axis_names
 from netspec.layers.base import RF, Layer
-from netspec.layers.fields import MAX_INT, Bool, PositiveInt, per_axis, spatial_layout
+from netspec.layers.fields import (
+    MAX_INT,
+    Bool,
+    PositiveInt,
+    SchemaBounds,
+    per_axis,
+    spatial_layout,
+)
 from netspec.layers.registry import register
 
 __all__ = ["Upsample"]
@@ -28,12 +35,15 @@ def _at_most_max_int(value: float) -> float:
     return value
 
 
+_UP_TO_MAX_INT = SchemaBounds(maximum=MAX_INT)
 PositiveFloat = Annotated[
-    float, Strict(), Field(gt=0, allow_inf_nan=False), AfterValidator(_at_most_max_int)
+    float, Strict(), Field(gt=0, allow_inf_nan=False), AfterValidator(_at_most_max_int),
+    _UP_TO_MAX_INT,
 ]
 # A single scale_factor may be 0: torch's Upsample then reads it as not given.
 NonNegativeFloat = Annotated[
-    float, Strict(), Field(ge=0, allow_inf_nan=False), AfterValidator(_at_most_max_int)
+    float, Strict(), Field(ge=0, allow_inf_nan=False), AfterValidator(_at_most_max_int),
+    _UP_TO_MAX_INT,
 ]
 Mode = Literal["nearest", "linear", "bilinear", "bicubic", "trilinear", "nearest-exact"]
 
