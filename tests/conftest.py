@@ -4,7 +4,8 @@ Default (CI): the ``netspec-ci`` profile, derandomised (each property draws from
 its own name, so a run that passes passes again and a failure reproduces) and without an
 example database. ``NETSPEC_FUZZ=long`` loads ``netspec-long``: random seeds, and every property
 runs ``LONG_FACTOR`` times its examples (at least its own count, at most ``LONG_CAP``; the
-fuzz campaigns of ``tests/test_fuzz.py`` set their own counts)::
+fuzz campaigns of ``tests/test_fuzz.py`` set their own counts). ``NETSPEC_MUTATION=1``
+(``benchmarks/mutation.py``) is the CI profile without shrinking::
 
     NETSPEC_FUZZ=long python -m pytest tests/layers -q
 """
@@ -15,15 +16,21 @@ import os
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 LONG = os.environ.get("NETSPEC_FUZZ") == "long"
 LONG_FACTOR = 20
 LONG_CAP = 2_000
 
+MUTATION = os.environ.get("NETSPEC_MUTATION") == "1"  # set by benchmarks/mutation.py
+
 settings.register_profile("netspec-ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("netspec-long", derandomize=False, print_blob=True)
-settings.load_profile("netspec-long" if LONG else "netspec-ci")
+# A mutation run needs only to know that a test fails: shrinking the example would take longer
+# than the test (and time out) for nothing.
+settings.register_profile("netspec-mutation", derandomize=True, database=None,
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+settings.load_profile("netspec-mutation" if MUTATION else "netspec-long" if LONG else "netspec-ci")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
