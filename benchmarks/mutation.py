@@ -16,16 +16,18 @@ survive a fork: forked from a process that ran the tests, workers hang) and use 
 
 Score: detected / (all mutants - equivalent ones), where detected means killed by a test or
 timed out (a mutant that makes a test loop) and a mutant with no covering test counts as a
-survivor. ``benchmarks/mutation_equivalent.txt`` lists mutants that cannot change any
-observable number, one per line, ``name  reason``; they are left out of the score and printed
-with their reason. Every other survivor is printed with its diff. Exit status 0 when the score
-is at least ``--target`` (default 90%), else 1.
+survivor. Equivalent mutants, which cannot change any result, are left out of the score and
+printed with their reason: those that only weaken ``zip(..., strict=True)``
+(``equivalent_by_rule``) and those listed in ``benchmarks/mutation_equivalent.txt``, one per
+line, ``name  reason``. Every other survivor is printed with its diff. Exit status 0 when the
+score is at least ``--target`` (default 90%), else 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -127,6 +129,31 @@ def equivalent_mutants() -> dict[str, str]:
     return found
 
 
+def changed_lines(diff: str) -> tuple[list[str], list[str]]:
+    lines = diff.splitlines()
+    removed = [line[1:].strip() for line in lines if line.startswith("-") and
+               not line.startswith("---")]
+    added = [line[1:].strip() for line in lines if line.startswith("+") and
+             not line.startswith("+++")]
+    return removed, added
+
+
+_STRICT = re.compile(r",?\s*strict=(True|False|None)\s*|,\s*(?=\))")
+
+
+def equivalent_by_rule(diff: str) -> str | None:
+    """Why a mutant cannot change any result, for mutants of a kind every module has.
+
+    ``zip(..., strict=True)`` made ``strict=False``, ``None`` or dropped: ``strict`` only
+    raises when the lengths differ, and netspec zips per-axis values whose counts it has
+    already checked (one per spatial axis), so no input reaches the difference.
+    """
+    removed, added = changed_lines(diff)
+    weakened = (len(removed) == len(added) == 1 and "strict=True" in removed[0]
+                and _STRICT.sub("", removed[0]) == _STRICT.sub("", added[0]))
+    return "zip strict=True weakened: per-axis lengths already checked" if weakened else None
+
+
 def module_of(mutant: str) -> str:
     """``netspec.core.shapes.x_f__mutmut_3`` -> ``netspec/core/shapes.py``."""
     dotted = mutant.split(".x")[0] if ".x" in mutant else mutant.rsplit(".", 1)[0]
@@ -160,6 +187,14 @@ def rerun(workdir: Path, modules: list[str], max_children: int) -> None:
 def report(workdir: Path, modules: list[str], target: float) -> int:
     statuses = results(workdir)
     equivalent = equivalent_mutants()
+    diffs = {name: mutmut(workdir, "show", name, check=False).strip()
+             for name, status in statuses.items()
+             if status not in DETECTED and status != "not checked" and name not in equivalent
+             and module_of(name) in modules}
+    for name, diff in diffs.items():
+        reason = equivalent_by_rule(diff)
+        if reason:
+            equivalent[name] = reason
     print(f"mutmut over {len(modules)} module(s), {len(statuses)} mutants\n")
     print(f"{'module':<36} {'mutants':>8} {'killed':>7} {'timeout':>8} {'survived':>9} "
           f"{'no tests':>9} {'equiv.':>7} {'score':>7}")
@@ -185,7 +220,8 @@ def report(workdir: Path, modules: list[str], target: float) -> int:
     if listed:
         print(f"\nequivalent mutants ({len(listed)}), left out of the score:")
         for name in listed:
-            print(f"  {name}: {equivalent[name]}")
+            change = " / ".join(changed_lines(diffs.get(name, ""))[1]) or "(see mutmut show)"
+            print(f"  {name}: {equivalent[name]}\n      {change}")
     stale = [name for name in equivalent if module_of(name) in modules and (
         name not in statuses or statuses[name] in DETECTED)]
     if stale:
@@ -194,7 +230,7 @@ def report(workdir: Path, modules: list[str], target: float) -> int:
     if survivors:
         print(f"\nsurviving mutants ({len(survivors)}):")
         for name in survivors:
-            print(f"\n{statuses[name]}: " + mutmut(workdir, "show", name, check=False).strip())
+            print(f"\n{statuses[name]}: " + diffs.get(name, name))
     not_run = [name for name, status in statuses.items() if status == "not checked"]
     if not_run:
         print(f"\n{len(not_run)} mutants were not run (interrupted?)")
