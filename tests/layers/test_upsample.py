@@ -11,6 +11,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import netspec
 from netspec.core.errors import NetspecError
 from netspec.core.shapes import AxisRF
 from netspec.layers.registry import kind_of
@@ -259,3 +260,63 @@ def test_explain_shape_from_a_size_and_from_scales() -> None:
         "H_out = floor(4*1.5) = 6", "W_out = floor(5*2.5) = 12"]
     assert upsample(size=3).explain_shape((1, 2, 2, 2), (1, 3, 3, 3)) == [
         "D_out = size = 3", "H_out = size = 3", "W_out = size = 3"]
+
+
+# --- what a refused Upsample says, and where ---
+
+
+def refusal(layer: dict[str, Any], shape: list[int]) -> tuple[str, tuple[object, ...]]:
+    with pytest.raises(NetspecError) as caught:
+        netspec.analyze(netspec.load({"input": shape, "layers": [{"Upsample": layer}]}))
+    (problem,) = caught.value.problems
+    return problem.message, problem.path
+
+
+def test_refusals_name_the_field_and_the_layouts() -> None:
+    message, path = refusal({"scale_factor": 2}, [1, 2, 2, 2, 2])
+    assert path == ("layers", 0, "Upsample", "mode")
+    assert "expects one sample shaped [C, L] or [C, H, W] or [C, D, H, W]" in message
+    message, path = refusal({"size": [4, 4]}, [1, 2])
+    assert path == ("layers", 0, "Upsample", "size")
+    message, path = refusal({"scale_factor": [2.0, 2.0, 2.0]}, [1, 2, 2])
+    assert path == ("layers", 0, "Upsample", "scale_factor")
+    message, path = refusal({"scale_factor": 0.1}, [3, 4, 5])
+    assert path == ("layers", 0, "Upsample", "scale_factor")
+    assert "Upsample output would be [3, 0, 0]" in message
+
+
+def test_scale_above_two_to_the_48_names_the_limit() -> None:
+    with pytest.raises(ValueError, match=r"at most 2\^48 = 281,474,976,710,656; received 1e\+300"):
+        upsample(scale_factor=1e300)
+
+
+def test_a_zero_scale_beside_a_size_is_no_scale() -> None:
+    """torch reads scale_factor 0 as not given: the field is that of ``size`` alone."""
+    with_zero = upsample(size=6, scale_factor=0, mode="linear")
+    alone = upsample(size=6, mode="linear")
+    assert with_zero.scale_factors(1) == ()
+    assert with_zero.receptive_field((AxisRF(),), (1, 4)) == alone.receptive_field(
+        (AxisRF(),), (1, 4))
+
+
+def test_a_third_is_a_third() -> None:
+    """The double 1/3 becomes the fraction 1/3 (denominator at most 10^6): jump exactly 3."""
+    (axis,) = upsample(scale_factor=1 / 3).receptive_field((AxisRF(),), (1, 9))
+    assert axis.jump == 3
+
+
+@pytest.mark.parametrize(
+    ("mode", "scale", "period"),
+    [("nearest", 0.25, 1), ("nearest", 0.5, 1), ("nearest", 2.0, 2), ("nearest", 1.5, 3),
+     ("nearest-exact", 0.25, 1), ("nearest-exact", 0.5, 1), ("nearest-exact", 2.0, 2),
+     ("nearest-exact", 1.5, 3)],
+)
+def test_nearest_copies_are_where_the_field_puts_them(mode: str, scale: float, period: int) -> None:
+    """Nearest modes copy one input pixel: torch's output of a ramp is the pixel copied. Unit 0
+    and every ``period``-th unit after it sit exactly at ``start + o * jump``."""
+    n = 16
+    (axis,) = upsample(scale_factor=scale, mode=mode).receptive_field((AxisRF(),), (1, n))
+    ramp = torch.arange(n, dtype=torch.float64)[None, None]
+    copied = torch.nn.Upsample(scale_factor=scale, mode=mode)(ramp)[0, 0].tolist()
+    for o in range(0, len(copied), period):
+        assert copied[o] == axis.start + o * axis.jump, o
