@@ -145,7 +145,9 @@ def test_whole_sees_the_whole_extent() -> None:
     # from (5, 2, 1) over 6 units: 5 + (6-1)*2 = 15; start 1 + (6-1)/2 * 2 = 6; jump 2 * 6
     axis = AxisRF(Fraction(5), Fraction(2), Fraction(1)).whole(6)
     assert (axis.size, axis.jump, axis.start, axis.positional) == (15, 12, 6, False)
-    # an empty extent counts as one position
+    # one position: nothing to add; an empty extent counts as one position
+    one = AxisRF(Fraction(5), Fraction(2), Fraction(1)).whole(1)
+    assert (one.size, one.jump, one.start, one.positional) == (5, 2, 1, False)
     assert AxisRF().whole(0) == AxisRF(positional=False)
 
 
