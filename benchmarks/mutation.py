@@ -26,6 +26,7 @@ score is at least ``--target`` (default 90%), else 1.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -172,9 +173,18 @@ def results(workdir: Path) -> dict[str, str]:
 
 def rerun(workdir: Path, modules: list[str], max_children: int) -> None:
     """The tests as they are now, and the survivors of the last run (and its unrun mutants)
-    run again; everything else keeps its result."""
-    undecided = [name for name, status in results(workdir).items()
-                 if status not in DETECTED and module_of(name) in modules]
+    run again; everything else keeps its result.
+
+    mutmut forgets every result when the tests change, so the detected mutants of the runs
+    before are kept in ``detected.json`` (tests are only ever added between runs: a mutant a
+    test killed stays killed) and ``report`` counts them.
+    """
+    before = results(workdir)
+    detected = merged_detected(workdir, before)
+    (workdir / "detected.json").write_text(json.dumps(detected, indent=1), encoding="utf-8")
+    undecided = [name for name, status in before.items()
+                 if status not in DETECTED and name not in detected
+                 and module_of(name) in modules]
     for copy in (workdir, workdir / "mutants"):
         if (copy / "tests").exists():
             shutil.rmtree(copy / "tests")
@@ -184,8 +194,19 @@ def rerun(workdir: Path, modules: list[str], max_children: int) -> None:
         mutmut(workdir, "run", "--max-children", str(max_children), *undecided, check=False)
 
 
+def merged_detected(workdir: Path, statuses: dict[str, str]) -> dict[str, str]:
+    """Mutants detected now or in a run before ``--rerun``: name -> status."""
+    kept = workdir / "detected.json"
+    detected: dict[str, str] = json.loads(kept.read_text(encoding="utf-8")) if kept.exists() else {}
+    detected.update({name: status for name, status in statuses.items() if status in DETECTED})
+    return detected
+
+
 def report(workdir: Path, modules: list[str], target: float) -> int:
     statuses = results(workdir)
+    earlier = merged_detected(workdir, statuses)
+    statuses.update({name: earlier[name] for name in statuses
+                     if statuses[name] == "not checked" and name in earlier})
     equivalent = equivalent_mutants()
     diffs = {name: mutmut(workdir, "show", name, check=False).strip()
              for name, status in statuses.items()
