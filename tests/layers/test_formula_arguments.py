@@ -176,3 +176,21 @@ def test_formula_arguments_in_the_receptive_field(
     rf = netspec.analyze(spec).rf
     assert [(a.size, a.jump, a.start) for a in rf] == [field] * 2
     confirm_windows(spec)
+
+
+def test_pool_refusals_are_located_at_the_kernel_and_say_why() -> None:
+    """Written out by hand: floor((2 - 3) / 1) + 1 = 0 output positions on each axis."""
+    cases = [
+        ({"MaxPool2d": {"kernel_size": 3}}, [1, 2, 2],
+         "MaxPool2d output would be [1, 0, 0]: the input [1, 2, 2] is too small for "
+         "kernel_size=3, stride=None, padding=0, dilation=1, ceil_mode=False"),
+        ({"AvgPool3d": {"kernel_size": 3, "padding": 1}}, [1, 2, 4, 4],
+         "AvgPool3d needs an input at least as large as the kernel on every axis, padding "
+         "aside; received input [1, 2, 4, 4], kernel_size=3"),
+    ]
+    for layer, shape, message in cases:
+        with pytest.raises(netspec.NetspecError) as caught:
+            netspec.analyze(netspec.load({"input": shape, "layers": [layer]}))
+        (problem,) = caught.value.problems
+        assert problem.path == ("layers", 0, next(iter(layer)), "kernel_size")
+        assert problem.message == message
