@@ -149,9 +149,8 @@ def equivalent_by_rule(diff: str) -> str | None:
     raises when the lengths differ, and netspec zips per-axis values whose counts it has
     already checked (one per spatial axis), so no input reaches the difference.
     """
-    removed, added = changed_lines(diff)
-    weakened = (len(removed) == len(added) == 1 and "strict=True" in removed[0]
-                and _STRICT.sub("", removed[0]) == _STRICT.sub("", added[0]))
+    removed, added = (" ".join(lines) for lines in changed_lines(diff))
+    weakened = "strict=True" in removed and _STRICT.sub("", removed) == _STRICT.sub("", added)
     return "zip strict=True weakened: per-axis lengths already checked" if weakened else None
 
 
