@@ -18,6 +18,10 @@ torchinfo's own mult-adds charge every weight and bias once per output position:
 
 Receptive field (size, jump) per axis, H then W: 3/1; 3 + 2 = 5, jump 2; k_eff 7 and 9:
 5 + 6*2 = 17 and 5 + 8*2 = 21, jump 2; transposed k 2, s 2: + (2-1)/2 * 2 = 18 and 22, jump 1.
+Start (start_out = start_in + ((k_eff-1)/2 - p) j_in): 0 + (1 - 1) = 0; 0 + (1 - 0) * 1 = 1;
+1 + 3*2 = 7 and 1 + 4*2 = 9; transposed (start_in + (p - (k_eff-1)/2) j_in / s):
+7 - 1/2 * 2/2 = 6.5 and 8.5 (units 0 and 1 both copy input unit 0, centred on 7: their mean
+centre, 6.5 + 1/2 * 1 = 7; tests/layers/test_receptive_field_resampling.py measures this rule).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ TRAINABLE = [224, 0, 1_296, 260]
 MACS = [221_184, 259_200, 80_640, 16_128]
 RF = [(3, 3), (5, 5), (17, 21), (18, 22)]
 JUMP = [(1, 1), (2, 2), (2, 2), (1, 1)]
+START = [(0, 0), (1, 1), (7, 9), (6.5, 8.5)]
 
 TOTAL_PARAMS = 2_948
 TOTAL_TRAINABLE = 1_780

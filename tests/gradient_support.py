@@ -45,8 +45,8 @@ kernel), the gradient must stay inside the window and, unless a border cut it, s
 
 Skipped, because the field is not an integer window there: rows after a transposed convolution,
 an upsampling or an adaptive pool with unequal windows (inside a block: any adaptive pool that
-is not global), and rows after ``Flatten`` other than the
-network's output. Large specs run on a smaller input (``affordable``) to keep this file fast.
+is not global), rows after ``Flatten`` but the output (``tests/resampling_support.py`` measures
+the first two). Large specs run on a smaller input (``affordable``) to keep this file fast.
 """
 
 from __future__ import annotations

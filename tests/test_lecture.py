@@ -99,11 +99,12 @@ def test_odd_kernel_with_half_padding_keeps_the_size(kernel: int) -> None:
 
 
 def test_even_kernel_cannot_keep_the_size_with_symmetric_padding() -> None:
-    """Why odd kernels: with k = 4 the symmetric paddings give n - 1 or n + 1, never n."""
-    for padding, side in [(1, 16 + 2 - 4 + 1), (2, 16 + 4 - 4 + 1)]:
+    """Why odd kernels: with k = 4 the symmetric paddings give n - 1 or n + 1, never n:
+    16 + 2*1 - 4 + 1 = 15 and 16 + 2*2 - 4 + 1 = 17 (and padding 0 or 3 moves further)."""
+    for padding, side in [(0, 13), (1, 15), (2, 17), (3, 19)]:
         spec = one_layer([1, 16, 16], "Conv2d", out_channels=1, kernel_size=4, padding=padding)
         assert netspec.analyze(spec).output_shape == (1, side, side)
-        assert side != 16
+        assert torch_output_shape(netspec.build(spec), (1, 16, 16)) == (1, side, side)
 
 
 @pytest.mark.parametrize(("side", "halved"), [(32, 16), (31, 16), (224, 112)])
@@ -150,10 +151,16 @@ def test_nin_uses_1x1_convolutions_to_mix_channels() -> None:
         if layer.kind == "Conv2d" and layer.kernel_size == 1
     ]
     assert len(pointwise) == 8  # two per NiN block, four blocks
-    for index in pointwise:
-        row, before = report.layers[index], report.layers[index - 1]
+    # The field each block's k x k convolution reaches, by hand (r += (k-1) j, j *= s): 11/4
+    # conv: 11, jump 4; pool 3/2: 11 + 2*4 = 19, jump 8; 5x5: 19 + 4*8 = 51; pool:
+    # 51 + 2*8 = 67, jump 16; 3x3: 67 + 2*16 = 99; pool: 99 + 2*16 = 131, jump 32;
+    # 3x3: 131 + 2*32 = 195. The 1x1 convolutions after each keep it: no spatial mixing.
+    sizes = [11, 11, 51, 51, 99, 99, 195, 195]
+    jumps = [4, 4, 8, 8, 16, 16, 32, 32]
+    for index, size, jump in zip(pointwise, sizes, jumps, strict=True):
+        row = report.layers[index]
         assert row.out_shape[1:] == row.in_shape[1:]
-        assert row.rf == before.rf  # no spatial mixing: the field does not grow
+        assert [(axis.size, axis.jump) for axis in row.rf] == [(size, jump)] * 2
 
 
 # --- three 3x3 against one 7x7 ---

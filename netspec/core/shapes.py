@@ -183,8 +183,8 @@ class AxisRF:
         """A transposed convolution: the jump divides by the stride.
 
         An output unit reads inputs ``i`` with ``o = i s - p + t d``: at most ``(k_eff - 1) / s``
-        input steps apart, so ``r_out = r_in + (k_eff - 1) j_in / s`` (an upper bound when the
-        stride does not divide the kernel), ``j_out = j_in / s`` and
+        input steps apart, so ``r_out = r_in + (k_eff - 1) j_in / s`` (exact when ``s`` divides
+        ``k_eff - 1``, else an upper bound), ``j_out = j_in / s`` and
         ``start_out = start_in + (p - (k_eff - 1) / 2) j_in / s``.
         """
         if not self.positional:
@@ -196,15 +196,19 @@ class AxisRF:
             start=bounded(self.start + (padding - Fraction(k_eff - 1, 2)) * self.jump / stride),
         )
 
-    def through_upsample(self, scale: Fraction, taps: int, align_centres: bool) -> AxisRF:
+    def through_upsample(
+        self, scale: Fraction, taps: int, align_centres: bool, first: int = 0
+    ) -> AxisRF:
         """Upsampling by ``scale`` with an interpolation reading ``taps`` neighbours.
 
         ``r_out = r_in + (taps - 1) j_in``, ``j_out = j_in / scale``; with half-pixel centres
-        (``align_corners=False``) the first unit sits at ``start_in + (1/(2 scale) - 1/2) j_in``.
+        (``align_corners=False``) the first unit sits at ``start_in + (1/(2 scale) - 1/2) j_in``;
+        a copy of input unit ``first`` (``nearest-exact``) at ``start_in + first j_in``.
         """
         if not self.positional:
             return self
         shift = (1 / (2 * scale) - Fraction(1, 2)) * self.jump if align_centres else Fraction(0)
+        shift += first * self.jump
         return AxisRF(
             size=bounded(self.size + (taps - 1) * self.jump),
             jump=self.jump if self.jump == BEYOND else bounded_jump(self.jump / scale),

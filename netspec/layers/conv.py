@@ -216,7 +216,8 @@ class ConvTransposeNd(_ConvBase):
     Shape:
         ``out = (n - 1) s - 2p + d(k-1) + output_padding + 1`` per spatial axis.
     Receptive field:
-        ``j_out = j_in / s``; ``r_out = r_in + d(k-1) j_in / s`` (an upper bound).
+        ``j_out = j_in / s``; ``r_out = r_in + d(k-1) j_in / s`` (exact when ``s`` divides
+        ``d(k-1)``, else an upper bound).
     Example::
 
         - ConvTranspose2d: {out_channels: 32, kernel_size: 2, stride: 2}

@@ -23,7 +23,7 @@ from pydantic import Field, field_validator
 from netspec.core.errors import fail
 from netspec.core.shapes import Shape
 from netspec.layers.base import Layer
-from netspec.layers.fields import LAYOUTS, Bool, Float
+from netspec.layers.fields import LAYOUTS, Bool, Probability
 from netspec.layers.registry import register
 
 __all__ = ["AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
@@ -44,7 +44,7 @@ class _DropoutNd(Layer):
     torch_takes_any_rank: ClassVar[bool] = False
     """True when torch runs on every rank, reading all but its own as unbatched input."""
 
-    p: Float = Field(default=0.5, description="Probability of dropping. Default: 0.5")
+    p: Probability = Field(default=0.5, description="Probability of dropping. Default: 0.5")
     inplace: Bool = Field(default=False, description="Modify the input in place. Default: False")
 
     @field_validator("p")

@@ -25,7 +25,7 @@ from pydantic import Field, field_validator
 from netspec.core.errors import fail
 from netspec.core.shapes import Shape
 from netspec.layers.base import Layer
-from netspec.layers.fields import LAYOUTS, Bool, Float, PositiveInt
+from netspec.layers.fields import LAYOUTS, Bool, Float, PositiveFloat, PositiveInt
 from netspec.layers.registry import register
 
 __all__ = [
@@ -173,6 +173,7 @@ class _BatchNorm(_NormNd):
         - BatchNorm2d: {momentum: null, eps: 0.001}
     """
 
+    eps: PositiveFloat = Field(default=1e-5, description="Added to the variance. Default: 1e-5")
     affine: Bool = Field(
         default=True, description="Learnable per-channel weight and bias. Default: True"
     )

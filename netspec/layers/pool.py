@@ -20,6 +20,7 @@ from netspec.layers.fields import (
     Bool,
     PerAxisNonNegative,
     PerAxisPositive,
+    SchemaBounds,
     check_axis_count,
     per_axis,
     spatial_layout,
@@ -37,7 +38,8 @@ __all__ = [
 
 """How one input sample is laid out for each number of spatial axes."""
 
-StrictInt = Annotated[int, Strict()]
+# Not 0 (the validator below says so); the schema refuses 0 too.
+NonZeroInt = Annotated[int, Strict(), SchemaBounds(excluded=0)]
 
 
 class _WindowPoolNd(Layer):
@@ -186,7 +188,7 @@ class AvgPoolNd(_WindowPoolNd):
 class _AvgPoolWithDivisorNd(AvgPoolNd):
     """``AvgPool2d`` and ``AvgPool3d`` can divide by a fixed number (``AvgPool1d`` cannot)."""
 
-    divisor_override: StrictInt | None = Field(
+    divisor_override: NonZeroInt | None = Field(
         default=None,
         description="Divide every window sum by this nonzero number instead of the window "
         "size. Default: None",

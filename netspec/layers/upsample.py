@@ -5,6 +5,7 @@ One kind serves 1, 2 and 3 spatial axes; the mode decides which it accepts, as i
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
@@ -14,7 +15,14 @@ from netspec.core.errors import fail
 from netspec.core.shapes import Shape, upsample_output_size
 from netspec.core.window import axis_names
 from netspec.layers.base import RF, Layer
-from netspec.layers.fields import MAX_INT, Bool, PositiveInt, per_axis, spatial_layout
+from netspec.layers.fields import (
+    MAX_INT,
+    Bool,
+    PositiveInt,
+    SchemaBounds,
+    per_axis,
+    spatial_layout,
+)
 from netspec.layers.registry import register
 
 __all__ = ["Upsample"]
@@ -27,12 +35,15 @@ def _at_most_max_int(value: float) -> float:
     return value
 
 
+_UP_TO_MAX_INT = SchemaBounds(maximum=MAX_INT)
 PositiveFloat = Annotated[
-    float, Strict(), Field(gt=0, allow_inf_nan=False), AfterValidator(_at_most_max_int)
+    float, Strict(), Field(gt=0, allow_inf_nan=False), AfterValidator(_at_most_max_int),
+    _UP_TO_MAX_INT,
 ]
 # A single scale_factor may be 0: torch's Upsample then reads it as not given.
 NonNegativeFloat = Annotated[
-    float, Strict(), Field(ge=0, allow_inf_nan=False), AfterValidator(_at_most_max_int)
+    float, Strict(), Field(ge=0, allow_inf_nan=False), AfterValidator(_at_most_max_int),
+    _UP_TO_MAX_INT,
 ]
 Mode = Literal["nearest", "linear", "bilinear", "bicubic", "trilinear", "nearest-exact"]
 
@@ -70,7 +81,9 @@ class Upsample(Layer):
         2 (linear, bilinear, trilinear) or 4 (bicubic); ``j_out = j_in / scale`` where ``scale``
         is ``scale_factor`` as given, else ``out / n`` (``(out - 1) / (n - 1)`` with
         ``align_corners``); with half-pixel centres (interpolating modes without
-        ``align_corners``) ``start_out = start_in + (1 / (2 scale) - 1/2) j_in``.
+        ``align_corners``) ``start_out = start_in + (1 / (2 scale) - 1/2) j_in``; ``nearest-exact``
+        copies input ``floor((o + 1/2) / scale)`` into output ``o``, so
+        ``start_out = start_in + floor(1 / (2 scale)) j_in``.
     Example::
 
         - Upsample: {scale_factor: 2, mode: bilinear, align_corners: false}
@@ -205,5 +218,7 @@ class Upsample(Layer):
             else:
                 scale = Fraction(out, n)
             align_centres = interpolating and not corners
-            result.append(axis.through_upsample(scale, _TAPS[self.mode], align_centres))
+            # nearest-exact: output o copies input floor((o + 1/2) / scale), unit 0 not always 0
+            first = math.floor(1 / (2 * scale)) if self.mode == "nearest-exact" else 0
+            result.append(axis.through_upsample(scale, _TAPS[self.mode], align_centres, first))
         return tuple(result)

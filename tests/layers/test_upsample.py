@@ -11,6 +11,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import netspec
 from netspec.core.errors import NetspecError
 from netspec.core.shapes import AxisRF
 from netspec.layers.registry import kind_of
@@ -189,3 +190,133 @@ def test_linear_receptive_field_from_a_size() -> None:
     layer = upsample(size=15, mode="linear")
     (axis,) = layer.receptive_field((AxisRF(),), (2, 5))
     assert (axis.size, axis.jump, axis.start) == (2, Fraction(1, 3), Fraction(-1, 3))
+
+
+def test_nearest_exact_downscale_copies_the_second_pixel() -> None:
+    # torch: output o copies input floor((o + 1/2) / scale); at scale 1/2 that is 2o + 1, so
+    # unit 0 sits on pixel 1 and units are 2 pixels apart.
+    layer = upsample(scale_factor=0.5, mode="nearest-exact")
+    (axis,) = layer.receptive_field((AxisRF(),), (1, 8))
+    assert (axis.size, axis.jump, axis.start) == (1, 2, 1)
+    x = torch.arange(8.0).reshape(1, 1, 8)
+    assert torch.nn.Upsample(scale_factor=0.5, mode="nearest-exact")(x).flatten().tolist() == [
+        1.0, 3.0, 5.0, 7.0
+    ]
+
+
+# --- the sample points, read off torch's interpolation of a ramp ---
+
+RAMP_CASES = [
+    # (mode, input length or lengths, arguments)
+    pytest.param("linear", (5,), {"scale_factor": 1.5}, id="x1.5 as given: x = (o+1/2)/1.5-1/2"),
+    pytest.param("linear", (5,), {"scale_factor": 1.5, "recompute_scale_factor": True},
+                 id="x1.5 recomputed: out 7, x = (o+1/2)*5/7-1/2"),
+    pytest.param("linear", (6,), {"size": 9}, id="size 9 from 6: x = (o+1/2)*6/9-1/2"),
+    pytest.param("linear", (4,), {"scale_factor": 2.5, "align_corners": True},
+                 id="align_corners 4 to 10: x = o*3/9"),
+    pytest.param("linear", (1,), {"size": 4, "align_corners": True},
+                 id="align_corners from 1 pixel: every x = 0"),
+    pytest.param("linear", (2,), {"size": 5, "align_corners": True},
+                 id="align_corners 2 to 5: x = o/4"),
+    pytest.param("linear", (3,), {"size": 2, "align_corners": True},
+                 id="align_corners 3 to 2: x = 2o"),
+    pytest.param("linear", (3,), {"size": 1, "align_corners": True},
+                 id="align_corners 3 to 1: x = 0"),
+    pytest.param("linear", (3,), {"size": 1}, id="3 to 1 half-pixel: x = 3/2-1/2 = 1"),
+    pytest.param("bilinear", (4, 6), {"scale_factor": [2.0, 0.5]},
+                 id="bilinear x(2, 0.5) per axis"),
+    pytest.param("trilinear", (3, 2, 4), {"size": [6, 5, 4], "align_corners": True},
+                 id="trilinear align_corners per axis"),
+]
+
+
+@pytest.mark.parametrize(("mode", "lengths", "args"), RAMP_CASES)
+def test_sample_points_are_where_torch_interpolates(
+    mode: str, lengths: tuple[int, ...], args: dict[str, Any]
+) -> None:
+    """Linear interpolation reproduces a ramp: torch's output unit ``o`` of ``f(i) = i`` is its
+    sample point ``x(o)``, clamped to ``[0, n - 1]`` at the borders. netspec's field from a
+    1-pixel field puts unit ``o`` at ``start + o * jump``: the same points."""
+    layer = upsample(mode=mode, **args)
+    rank = len(lengths)
+    rf = layer.receptive_field(tuple(AxisRF() for _ in range(rank)), (1, *lengths))
+    module = torch.nn.Upsample(mode=mode, **{k: tuple(v) if isinstance(v, list) else v
+                                             for k, v in args.items()})
+    for axis, n in enumerate(lengths):
+        shape = [1] * rank
+        shape[axis] = n
+        ramp = torch.arange(n, dtype=torch.float64).reshape(shape).expand(*lengths)
+        out = module(ramp[None, None].contiguous())[0, 0]
+        line = out.movedim(axis, 0).reshape(out.shape[axis], -1)[:, 0]
+        expected = [min(max(float(rf[axis].start + o * rf[axis].jump), 0.0), n - 1.0)
+                    for o in range(line.shape[0])]
+        assert line.tolist() == pytest.approx(expected, abs=1e-9), f"axis {axis}"
+
+
+def test_explain_shape_from_a_size_and_from_scales() -> None:
+    assert upsample(size=[7, 9], mode="bilinear").explain_shape((3, 4, 5), (3, 7, 9)) == [
+        "H_out = size = 7", "W_out = size = 9"]
+    assert upsample(scale_factor=[1.5, 2.5]).explain_shape((3, 4, 5), (3, 6, 12)) == [
+        "H_out = floor(4*1.5) = 6", "W_out = floor(5*2.5) = 12"]
+    assert upsample(size=3).explain_shape((1, 2, 2, 2), (1, 3, 3, 3)) == [
+        "D_out = size = 3", "H_out = size = 3", "W_out = size = 3"]
+
+
+# --- what a refused Upsample says, and where ---
+
+
+def refusal(layer: dict[str, Any], shape: list[int]) -> tuple[str, tuple[object, ...]]:
+    with pytest.raises(NetspecError) as caught:
+        netspec.analyze(netspec.load({"input": shape, "layers": [{"Upsample": layer}]}))
+    (problem,) = caught.value.problems
+    return problem.message, problem.path
+
+
+def test_refusals_name_the_field_and_the_layouts() -> None:
+    message, path = refusal({"scale_factor": 2}, [1, 2, 2, 2, 2])
+    assert path == ("layers", 0, "Upsample", "mode")
+    assert "expects one sample shaped [C, L] or [C, H, W] or [C, D, H, W]" in message
+    message, path = refusal({"size": [4, 4]}, [1, 2])
+    assert path == ("layers", 0, "Upsample", "size")
+    message, path = refusal({"scale_factor": [2.0, 2.0, 2.0]}, [1, 2, 2])
+    assert path == ("layers", 0, "Upsample", "scale_factor")
+    message, path = refusal({"scale_factor": 0.1}, [3, 4, 5])
+    assert path == ("layers", 0, "Upsample", "scale_factor")
+    assert "Upsample output would be [3, 0, 0]" in message
+
+
+def test_scale_above_two_to_the_48_names_the_limit() -> None:
+    with pytest.raises(ValueError, match=r"at most 2\^48 = 281,474,976,710,656; received 1e\+300"):
+        upsample(scale_factor=1e300)
+
+
+def test_a_zero_scale_beside_a_size_is_no_scale() -> None:
+    """torch reads scale_factor 0 as not given: the field is that of ``size`` alone."""
+    with_zero = upsample(size=6, scale_factor=0, mode="linear")
+    alone = upsample(size=6, mode="linear")
+    assert with_zero.scale_factors(1) == ()
+    assert with_zero.receptive_field((AxisRF(),), (1, 4)) == alone.receptive_field(
+        (AxisRF(),), (1, 4))
+
+
+def test_a_third_is_a_third() -> None:
+    """The double 1/3 becomes the fraction 1/3 (denominator at most 10^6): jump exactly 3."""
+    (axis,) = upsample(scale_factor=1 / 3).receptive_field((AxisRF(),), (1, 9))
+    assert axis.jump == 3
+
+
+@pytest.mark.parametrize(
+    ("mode", "scale", "period"),
+    [("nearest", 0.25, 1), ("nearest", 0.5, 1), ("nearest", 2.0, 2), ("nearest", 1.5, 3),
+     ("nearest-exact", 0.25, 1), ("nearest-exact", 0.5, 1), ("nearest-exact", 2.0, 2),
+     ("nearest-exact", 1.5, 3)],
+)
+def test_nearest_copies_are_where_the_field_puts_them(mode: str, scale: float, period: int) -> None:
+    """Nearest modes copy one input pixel: torch's output of a ramp is the pixel copied. Unit 0
+    and every ``period``-th unit after it sit exactly at ``start + o * jump``."""
+    n = 16
+    (axis,) = upsample(scale_factor=scale, mode=mode).receptive_field((AxisRF(),), (1, n))
+    ramp = torch.arange(n, dtype=torch.float64)[None, None]
+    copied = torch.nn.Upsample(scale_factor=scale, mode=mode)(ramp)[0, 0].tolist()
+    for o in range(0, len(copied), period):
+        assert copied[o] == axis.start + o * axis.jump, o

@@ -213,8 +213,14 @@ def _is_schema_error(detail: Any) -> bool:
     if detail["type"] in SCHEMA_ERROR_TYPES:
         return True
     message = str(detail.get("msg", ""))
-    return detail["type"] == "value_error" and (
-        "unknown layer kind" in message or "a layer is a bare kind name" in message)
+    return detail["type"] == "value_error" and any(text in message for text in VALUE_ERRORS)
+
+
+VALUE_ERRORS = (
+    "unknown layer kind", "a layer is a bare kind name",
+    # bounds a kind's validator enforces in its own words, carried by the schema (SchemaBounds)
+    "must be between 0 and 1", "eps must be positive", "at most 2^48",
+)
 
 
 def bad_spec_files() -> list[Path]:
@@ -239,6 +245,7 @@ SCHEMA_LEVEL_BY_NAME = (
     "unknown_kind", "wrong_case_kind", "unknown_argument", "wrong_case_argument",
     "missing_required", "missing_input", "unknown_top_level_key", "wrong_type_bool",
     "wrong_type_float", "wrong_type_string", "yes_is_not_a_bool", "zero_size", "negative_size",
+    "dropout_out_of_range",
 )
 """Corpus specs whose one mistake is, by its name, a wrong name, type, sign or missing key."""
 

@@ -146,9 +146,16 @@ def test_json_content_matches_hand_arithmetic(confirmed: Summary) -> None:
     assert data["totals"]["trainable_params"] == expected.TOTAL_TRAINABLE
     assert data["totals"]["macs"] == expected.TOTAL_MACS
     assert data["totals"]["receptive_field"] == [
-        {"size": 18, "jump": 1, "start": data["totals"]["receptive_field"][0]["start"]},
-        {"size": 22, "jump": 1, "start": data["totals"]["receptive_field"][1]["start"]},
+        {"size": size, "jump": jump, "start": start}
+        for size, jump, start in zip(expected.RF[-1], expected.JUMP[-1], expected.START[-1],
+                                     strict=True)
     ]
+    for layer, sizes, jumps, starts in zip(
+        data["layers"], expected.RF, expected.JUMP, expected.START, strict=True
+    ):
+        assert [(a["size"], a["jump"], a["start"]) for a in layer["receptive_field"]] == list(
+            zip(sizes, jumps, starts, strict=True)
+        ), layer["name"]
 
 
 def test_json_is_the_dict(confirmed: Summary) -> None:
