@@ -119,9 +119,11 @@ def linear_on_a_map(nodes: Sequence[Node], report: Report) -> Iterator[tuple[Nod
         if not node.leaf:
             continue
         shape = node.row.in_shape
-        channels_last = CHANNEL_AXIS in node.row.in_rf  # after Permute: Linear maps channels
-        if (node.layer.is_fully_connected and windowed and len(shape) == rank >= 3
-                and not channels_last):
+        # a channels-first map: a positional field on every dim after the channels (not after
+        # Permute to channels-last, nor on the token groups that a Partition's layers see)
+        mapped = (CHANNEL_AXIS not in node.row.in_rf and len(node.row.in_rf) == len(shape) - 1
+                  and all(axis.positional for axis in node.row.in_rf))
+        if node.layer.is_fully_connected and windowed and len(shape) == rank >= 3 and mapped:
             flat = prod(shape)
             yield node, ("NS111", f"it receives the feature map {shape_text(shape)} and, as in "
                          f"torch, maps only its last dim ({shape[-1]} values) at each of the "
