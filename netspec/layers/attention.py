@@ -24,7 +24,7 @@ from pydantic import Field, field_validator
 from netspec.core.errors import fail
 from netspec.core.shapes import Shape
 from netspec.layers.base import RF, Layer, ShapeAfter, TorchCall, expect_rank
-from netspec.layers.fields import Bool, Float, PositiveInt
+from netspec.layers.fields import Bool, Float, PositiveInt, Probability
 from netspec.layers.registry import register
 from netspec.layers.tokens import TOKENS, mix_tokens
 
@@ -91,7 +91,7 @@ class MultiheadAttention(_Attention):
     embed_dim: PositiveInt | None = Field(
         default=None, description="Features D. Inferred: the last dim of the input.")
     num_heads: PositiveInt = Field(description="Number of heads; must divide D.")
-    dropout: Float = Field(default=0.0, description="Dropout on the attention weights. "
+    dropout: Probability = Field(default=0.0, description="Dropout on the attention weights. "
                            "Default: 0.0")
     bias: Bool = Field(default=True, description="Biases in the projections. Default: True")
 
@@ -147,7 +147,7 @@ class TransformerEncoderLayer(_Attention):
     nhead: PositiveInt = Field(description="Number of attention heads; must divide D.")
     dim_feedforward: PositiveInt = Field(
         default=2048, description="Width F of the feed-forward block. Default: 2048")
-    dropout: Float = Field(default=0.1, description="Dropout probability. Default: 0.1")
+    dropout: Probability = Field(default=0.1, description="Dropout probability. Default: 0.1")
     activation: Literal["relu", "gelu"] = Field(
         default="relu", description="Feed-forward activation. Default: relu")
     layer_norm_eps: Float = Field(default=1e-5, description="Norms' eps. Default: 1e-5")

@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 from netspec.core.errors import fail
 from netspec.core.shapes import Shape
 from netspec.layers.base import Layer, ShapeAfter, TorchCall
-from netspec.layers.fields import Float
+from netspec.layers.fields import Float, Probability
 from netspec.layers.registry import register
 
 __all__ = ["LayerScale", "StochasticDepth"]
@@ -91,7 +91,7 @@ class StochasticDepth(Layer):
     is_dropout = True
     drops_branch = True
 
-    p: Float = Field(description="Probability of zeroing a sample (row) or the batch.")
+    p: Probability = Field(description="Probability of zeroing a sample (row) or the batch.")
     mode: Literal["row", "batch"] = Field(
         description="row: one draw per sample; batch: one draw for the whole batch."
     )

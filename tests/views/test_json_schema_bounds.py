@@ -40,6 +40,14 @@ BASES: dict[str, dict[str, Any]] = {
     **{f"ConvTranspose{r}d": {"out_channels": 4, "kernel_size": 3} for r in (1, 3)},
     **{f"{k}Pool{r}d": {"kernel_size": 2} for k in ("Max", "Avg") for r in (1, 2, 3)},
     **{f"Adaptive{k}Pool{r}d": {"output_size": 1} for k in ("Max", "Avg") for r in (1, 3)},
+    "Chunk": {"chunks": 2, "index": 0},
+    "Embedding": {"num_embeddings": 10, "embedding_dim": 4},
+    "Gate": {"layers": ["Sigmoid"]},
+    "MultiheadAttention": {"embed_dim": 8, "num_heads": 2},
+    "Partition": {"partition_type": "window", "partition_size": 2, "layers": ["ReLU"]},
+    "Permute": {"dims": [0, 1, 2]},
+    "StochasticDepth": {"p": 0.5, "mode": "row"},
+    "TransformerEncoderLayer": {"d_model": 8, "nhead": 2},
 }
 
 
