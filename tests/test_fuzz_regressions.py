@@ -85,3 +85,18 @@ def test_yaml_nested_past_the_composers_stack_is_a_located_limit_error(
         netspec.load(f"input: [3, 8, 8]\nlayers:\n  {nesting}\n")
     [problem] = caught.value.problems
     assert (problem.line, problem.column) == (3, 3 + 63 * len(opening))
+
+
+def test_a_parameter_too_wide_for_128_bits_is_located_in_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Found by the 10,000-example command-line campaign: the message's file was a path object
+    (not text), and showing it raised AttributeError instead of the located error."""
+    from netspec.cli import main
+
+    argv = ["summary", "tests/data/hostile_fuzz.yaml", "--no-confirm", "--set",
+            "width=" + "10" * 30]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "tests/data/hostile_fuzz.yaml" in err and "params.width" in err
+    assert "no size in a spec needs more than 128" in err

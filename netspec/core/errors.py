@@ -8,6 +8,7 @@ that a spec with several mistakes is reported in one go.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -36,10 +37,11 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return by_lower[close[0]] if close else None
 
 
-def shown_file(name: str) -> str:
+def shown_file(name: str | os.PathLike[str]) -> str:
     """A file name as a message shows it: on one line, printable, writable to any terminal
     (``a\\nb.yaml`` for a name with a newline; a lone surrogate from an undecodable byte
-    escaped too)."""
+    escaped too). A path object is shown as its text."""
+    name = os.fspath(name)
     if name.isprintable():
         return name
     return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in name)
