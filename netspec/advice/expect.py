@@ -1,12 +1,6 @@
 """Expectations written in the spec, checked by ``netspec check`` so that CI can gate on them.
 
-    expect:
-      output_shape: [10]
-      max_params: 100000            # or params: 61706 for an exact count
-      max_macs: 500000
-      min_receptive_field: 28       # per spatial axis: an int for all, or a list
-      output_stride: 4              # jump of the last feature map that still has positions
-
+The ``expect:`` section itself (its keys and an example) is ``netspec.reading.expect``.
 A broken expectation is an error located at its line in the spec (exit status 1). No torch.
 """
 
