@@ -159,7 +159,7 @@ def compare(
     """Every disagreement between ``report`` and what torchinfo saw of ``model`` (``macs``:
     FlopCounterMode's MACs by module path); attention and embeddings are one leaf each
     (``netspec.torch_side.flop_count``)."""
-    stats = opaque_statistics(stats)
+    stats = opaque_statistics(stats, measure=False)  # MACs: macs_of, below
     names = {id(module): name for name, module in model.named_modules()}
 
     def macs_of(info: LayerInfo) -> int:

@@ -61,9 +61,13 @@ def flop_macs(module: nn.Module, example: torch.Tensor) -> int:
     return int(counter.get_total_flops()) // 2
 
 
-def opaque_statistics(stats: torchinfo.ModelStatistics) -> torchinfo.ModelStatistics:
-    """``stats`` with each ``OPAQUE`` module as one leaf: its children dropped, its MACs
-    measured by ``flop_macs`` on one sample of its recorded input shape (ids for Embedding)."""
+def opaque_statistics(
+    stats: torchinfo.ModelStatistics, *, measure: bool = True
+) -> torchinfo.ModelStatistics:
+    """``stats`` with each ``OPAQUE`` module as one leaf: its children dropped, and with
+    ``measure`` its MACs measured by ``flop_macs`` on one sample of its recorded input shape (ids
+    for Embedding). The confirmation passes ``measure=False``: it has every module's MACs from
+    one ``FlopCounterMode`` run over the whole model (``flops.flop_counter_macs``)."""
     kept: list[LayerInfo] = []
     inside: int | None = None
     changed = False
@@ -78,6 +82,8 @@ def opaque_statistics(stats: torchinfo.ModelStatistics) -> torchinfo.ModelStatis
         changed = True
         info.is_leaf_layer = True
         info.children = []
+        if not measure:
+            continue
         weight = next(info.module.parameters(), None)
         device = weight.device if weight is not None else torch.device("cpu")
         shape = (1, *_sizes(info.input_size)[1:])
