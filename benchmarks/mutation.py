@@ -45,9 +45,18 @@ SHAPE_TESTS = [
     f"{LAYERS}test_composite_rf.py", f"{LAYERS}test_receptive_field.py",
 ]
 SCHEMA_TESTS = ["tests/views/test_json_schema_bounds.py", "tests/views/test_json_schema.py"]
+# the kinds of issues 12 and 13: their own tests, schema bounds, torch's modules on an empty
+# batch and the round trip through torch's arguments
+MODERN_TESTS = [f"{LAYERS}test_modern_blocks.py", "tests/torch_side/test_empty_batch.py",
+                "tests/torch_side/test_roundtrip_modern.py", "tests/views/test_modern_views.py",
+                "tests/views/test_json_schema_bounds.py"]
+TOKEN_TESTS = [f"{LAYERS}test_tokens.py", *MODERN_TESTS]
+WINDOW_TESTS = [f"{LAYERS}test_windows.py", f"{LAYERS}test_windows_more.py",
+                f"{LAYERS}test_partition.py", f"{LAYERS}test_partition_more.py",
+                f"{LAYERS}test_receptive_field.py", *MODERN_TESTS]
 TESTS: dict[str, list[str]] = {
     "netspec/core/shapes.py": SHAPE_TESTS,
-    "netspec/core/window.py": [*SHAPE_TESTS, "tests/advice/test_explain.py"],
+    "netspec/core/window.py": [*SHAPE_TESTS, "tests/views/test_explain.py"],
     "netspec/layers/conv.py": [f"{LAYERS}test_conv.py", f"{LAYERS}test_formula_arguments.py",
                                f"{LAYERS}test_receptive_field_resampling.py", *SCHEMA_TESTS],
     "netspec/layers/pool.py": [f"{LAYERS}test_pool.py", f"{LAYERS}test_formula_arguments.py",
@@ -57,12 +66,22 @@ TESTS: dict[str, list[str]] = {
     "netspec/layers/norm.py": [f"{LAYERS}test_norm.py", *SCHEMA_TESTS],
     "netspec/layers/norm_batch.py": [f"{LAYERS}test_norm.py", *SCHEMA_TESTS],
     "netspec/layers/composite.py": [f"{LAYERS}test_composite_rf.py",
+                                    f"{LAYERS}test_modern_blocks.py",
                                     f"{LAYERS}test_composition_properties.py", *SCHEMA_TESTS],
     "netspec/layers/branches.py": [f"{LAYERS}test_composite_rf.py",
+                                   f"{LAYERS}test_modern_blocks.py",
                                    f"{LAYERS}test_composition_properties.py", *SCHEMA_TESTS],
+    "netspec/layers/gating.py": [f"{LAYERS}test_gating.py", *MODERN_TESTS],
+    "netspec/layers/layout.py": [f"{LAYERS}test_layout.py", *MODERN_TESTS],
+    "netspec/layers/split.py": [f"{LAYERS}test_layout.py", *MODERN_TESTS],
+    "netspec/layers/scaling.py": [*MODERN_TESTS],
+    "netspec/layers/tokens.py": [*TOKEN_TESTS],
+    "netspec/layers/attention.py": [*TOKEN_TESTS, "tests/test_published_macs.py"],
+    "netspec/layers/windows.py": [*WINDOW_TESTS],
+    "netspec/layers/partition.py": [*WINDOW_TESTS],
     "netspec/layers/upsample.py": [f"{LAYERS}test_upsample.py",
                                    f"{LAYERS}test_receptive_field_resampling.py",
-                                   "tests/advice/test_explain.py", *SCHEMA_TESTS],
+                                   "tests/views/test_explain.py", *SCHEMA_TESTS],
 }
 COPIED_DIRS = ["specs", "schema", "examples", "docs"]
 DETECTED = {"killed", "timeout", "segfault", "caught by type check"}
