@@ -15,25 +15,10 @@ from netspec.core.errors import fail
 from netspec.core.shapes import Shape
 from netspec.layers.base import Layer
 from netspec.layers.fields import Bool, Float, PositiveInt, StrictInt
+from netspec.layers.leaves import Leaf, leaves_on_demand
 from netspec.layers.registry import register
 
-__all__ = [
-    "ELU",
-    "GELU",
-    "Hardsigmoid",
-    "Hardswish",
-    "Identity",
-    "LeakyReLU",
-    "LogSoftmax",
-    "Mish",
-    "PReLU",
-    "ReLU",
-    "ReLU6",
-    "SiLU",
-    "Sigmoid",
-    "Softmax",
-    "Tanh",
-]
+__all__ = ["ELU", "GELU", "LeakyReLU", "PReLU"]
 
 
 class _InplaceActivation(Layer):
@@ -48,26 +33,6 @@ class _InplaceActivation(Layer):
     is_activation = True
 
     inplace: Bool = Field(default=False, description="Modify the input in place. Default: False")
-
-
-@register
-class ReLU(_InplaceActivation):
-    """``max(0, x)``, exactly ``torch.nn.ReLU``. Shape and receptive field unchanged.
-
-    Example: ``- ReLU``
-    """
-
-    kind = "ReLU"
-
-
-@register
-class ReLU6(_InplaceActivation):
-    """``min(max(0, x), 6)``, exactly ``torch.nn.ReLU6``. Shape and receptive field unchanged.
-
-    Example: ``- ReLU6``
-    """
-
-    kind = "ReLU6"
 
 
 @register
@@ -94,78 +59,6 @@ class ELU(_InplaceActivation):
     kind = "ELU"
 
     alpha: Float = Field(default=1.0, description="Value approached for x -> -inf. Default: 1.0")
-
-
-@register
-class SiLU(_InplaceActivation):
-    """``x sigmoid(x)`` (swish), exactly ``torch.nn.SiLU``. Shape and receptive field unchanged.
-
-    Example: ``- SiLU``
-    """
-
-    kind = "SiLU"
-
-
-@register
-class Mish(_InplaceActivation):
-    """``x tanh(softplus(x))``, exactly ``torch.nn.Mish``. Shape and receptive field unchanged.
-
-    Example: ``- Mish``
-    """
-
-    kind = "Mish"
-
-
-@register
-class Hardswish(_InplaceActivation):
-    """``x relu6(x + 3) / 6``, exactly ``torch.nn.Hardswish``. Shape and receptive field unchanged.
-
-    Example: ``- Hardswish``
-    """
-
-    kind = "Hardswish"
-
-
-@register
-class Hardsigmoid(_InplaceActivation):
-    """``relu6(x + 3) / 6``, exactly ``torch.nn.Hardsigmoid``. Shape and receptive field unchanged.
-
-    Example: ``- Hardsigmoid``
-    """
-
-    kind = "Hardsigmoid"
-
-
-@register
-class Sigmoid(Layer):
-    """``1 / (1 + exp(-x))``, exactly ``torch.nn.Sigmoid``. Shape and receptive field unchanged.
-
-    Example: ``- Sigmoid``
-    """
-
-    kind = "Sigmoid"
-    is_activation = True
-
-
-@register
-class Tanh(Layer):
-    """``tanh(x)``, exactly ``torch.nn.Tanh``. Shape and receptive field unchanged.
-
-    Example: ``- Tanh``
-    """
-
-    kind = "Tanh"
-    is_activation = True
-
-
-@register
-class Identity(Layer):
-    """Returns its input, exactly ``torch.nn.Identity``. Shape and receptive field unchanged.
-
-    Example: ``- Identity`` (a placeholder, e.g. to name a point of the network)
-    """
-
-    kind = "Identity"
 
 
 @register
@@ -268,23 +161,62 @@ class _SoftmaxBase(Layer):
         return in_shape
 
 
-@register
-class Softmax(_SoftmaxBase):
-    """``exp(x) / sum(exp(x))`` along ``dim``, exactly ``torch.nn.Softmax``.
+__getattr__ = leaves_on_demand(__name__, {
+    "ReLU": Leaf(_InplaceActivation, doc="""
+    ``max(0, x)``, exactly ``torch.nn.ReLU``. Shape and receptive field unchanged.
+
+    Example: ``- ReLU``
+    """),
+    "ReLU6": Leaf(_InplaceActivation, doc="""
+    ``min(max(0, x), 6)``, exactly ``torch.nn.ReLU6``. Shape and receptive field unchanged.
+
+    Example: ``- ReLU6``
+    """),
+    "SiLU": Leaf(_InplaceActivation, doc="""
+    ``x sigmoid(x)`` (swish), exactly ``torch.nn.SiLU``. Shape and receptive field unchanged.
+
+    Example: ``- SiLU``
+    """),
+    "Mish": Leaf(_InplaceActivation, doc="""
+    ``x tanh(softplus(x))``, exactly ``torch.nn.Mish``. Shape and receptive field unchanged.
+
+    Example: ``- Mish``
+    """),
+    "Hardswish": Leaf(_InplaceActivation, doc="""
+    ``x relu6(x + 3) / 6``, exactly ``torch.nn.Hardswish``. Shape and receptive field unchanged.
+
+    Example: ``- Hardswish``
+    """),
+    "Hardsigmoid": Leaf(_InplaceActivation, doc="""
+    ``relu6(x + 3) / 6``, exactly ``torch.nn.Hardsigmoid``. Shape and receptive field unchanged.
+
+    Example: ``- Hardsigmoid``
+    """),
+    "Sigmoid": Leaf(Layer, is_activation=True, doc="""
+    ``1 / (1 + exp(-x))``, exactly ``torch.nn.Sigmoid``. Shape and receptive field unchanged.
+
+    Example: ``- Sigmoid``
+    """),
+    "Tanh": Leaf(Layer, is_activation=True, doc="""
+    ``tanh(x)``, exactly ``torch.nn.Tanh``. Shape and receptive field unchanged.
+
+    Example: ``- Tanh``
+    """),
+    "Identity": Leaf(Layer, doc="""
+    Returns its input, exactly ``torch.nn.Identity``. Shape and receptive field unchanged.
+
+    Example: ``- Identity`` (a placeholder, e.g. to name a point of the network)
+    """),
+    "Softmax": Leaf(_SoftmaxBase, doc="""
+    ``exp(x) / sum(exp(x))`` along ``dim``, exactly ``torch.nn.Softmax``.
 
     Shape and receptive field unchanged.
     Example: ``- Softmax: {dim: 1}``
-    """
-
-    kind = "Softmax"
-
-
-@register
-class LogSoftmax(_SoftmaxBase):
-    """``log(softmax(x))`` along ``dim``, exactly ``torch.nn.LogSoftmax``.
+    """),
+    "LogSoftmax": Leaf(_SoftmaxBase, doc="""
+    ``log(softmax(x))`` along ``dim``, exactly ``torch.nn.LogSoftmax``.
 
     Shape and receptive field unchanged.
     Example: ``- LogSoftmax: {dim: -1}``
-    """
-
-    kind = "LogSoftmax"
+    """),
+})

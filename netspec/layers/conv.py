@@ -20,16 +20,8 @@ from netspec.layers.fields import (
     per_axis,
     spatial_layout,
 )
-from netspec.layers.registry import register
+from netspec.layers.leaves import Leaf, leaves_on_demand
 
-__all__ = [
-    "Conv1d",
-    "Conv2d",
-    "Conv3d",
-    "ConvTranspose1d",
-    "ConvTranspose2d",
-    "ConvTranspose3d",
-]
 
 class _ConvBase(Layer):
     """What convolutions and transposed convolutions share: channels, kernel, groups, bias."""
@@ -320,37 +312,11 @@ class ConvTransposeNd(_ConvBase):
         )
 
 
-@register
-class Conv1d(ConvNd):
-    kind = "Conv1d"
-    rank = 1
-
-
-@register
-class Conv2d(ConvNd):
-    kind = "Conv2d"
-    rank = 2
-
-
-@register
-class Conv3d(ConvNd):
-    kind = "Conv3d"
-    rank = 3
-
-
-@register
-class ConvTranspose1d(ConvTransposeNd):
-    kind = "ConvTranspose1d"
-    rank = 1
-
-
-@register
-class ConvTranspose2d(ConvTransposeNd):
-    kind = "ConvTranspose2d"
-    rank = 2
-
-
-@register
-class ConvTranspose3d(ConvTransposeNd):
-    kind = "ConvTranspose3d"
-    rank = 3
+__getattr__ = leaves_on_demand(__name__, {
+    "Conv1d": Leaf(ConvNd, rank=1),
+    "Conv2d": Leaf(ConvNd, rank=2),
+    "Conv3d": Leaf(ConvNd, rank=3),
+    "ConvTranspose1d": Leaf(ConvTransposeNd, rank=1),
+    "ConvTranspose2d": Leaf(ConvTransposeNd, rank=2),
+    "ConvTranspose3d": Leaf(ConvTransposeNd, rank=3),
+})

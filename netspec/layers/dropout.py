@@ -24,9 +24,7 @@ from netspec.core.errors import fail
 from netspec.core.shapes import Shape
 from netspec.layers.base import Layer
 from netspec.layers.fields import LAYOUTS, Bool, Probability
-from netspec.layers.registry import register
-
-__all__ = ["AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
+from netspec.layers.leaves import Leaf, leaves_on_demand
 
 
 class _DropoutNd(Layer):
@@ -71,36 +69,25 @@ class _DropoutNd(Layer):
         )
 
 
-@register
-class Dropout(_DropoutNd):
-    """Zeroes each element with probability ``p``, exactly ``torch.nn.Dropout``.
+__getattr__ = leaves_on_demand(__name__, {
+    "Dropout": Leaf(_DropoutNd, doc="""
+    Zeroes each element with probability ``p``, exactly ``torch.nn.Dropout``.
 
     Shape: unchanged. Receptive field: unchanged.
     Example::
 
         - Dropout: {p: 0.2}
-    """
-
-    kind = "Dropout"
-
-
-@register
-class Dropout1d(_DropoutNd):
-    """Zeroes whole channels of ``[C, L]`` samples, exactly ``torch.nn.Dropout1d``.
+    """),
+    "Dropout1d": Leaf(_DropoutNd, sample_dims=2, doc="""
+    Zeroes whole channels of ``[C, L]`` samples, exactly ``torch.nn.Dropout1d``.
 
     Shape: unchanged, ``[C, L]`` only. Receptive field: unchanged.
     Example::
 
         - Dropout1d: {p: 0.1}
-    """
-
-    kind = "Dropout1d"
-    sample_dims = 2
-
-
-@register
-class Dropout2d(_DropoutNd):
-    """Zeroes whole channels of ``[C, H, W]`` samples, exactly ``torch.nn.Dropout2d``.
+    """),
+    "Dropout2d": Leaf(_DropoutNd, doc="""
+    Zeroes whole channels of ``[C, H, W]`` samples, exactly ``torch.nn.Dropout2d``.
 
     torch accepts any rank (warning on ranks other than ``[C, H, W]``), always reading dim 1 of
     the batch as the channels; netspec accepts the same.
@@ -109,34 +96,21 @@ class Dropout2d(_DropoutNd):
     Example::
 
         - Dropout2d: {p: 0.1}
-    """
-
-    kind = "Dropout2d"
-
-
-@register
-class Dropout3d(_DropoutNd):
-    """Zeroes whole channels of ``[C, D, H, W]`` samples, exactly ``torch.nn.Dropout3d``.
+    """),
+    "Dropout3d": Leaf(_DropoutNd, sample_dims=4, torch_takes_any_rank=True, doc="""
+    Zeroes whole channels of ``[C, D, H, W]`` samples, exactly ``torch.nn.Dropout3d``.
 
     Shape: unchanged, ``[C, D, H, W]`` only. Receptive field: unchanged.
     Example::
 
         - Dropout3d: {p: 0.1}
-    """
-
-    kind = "Dropout3d"
-    sample_dims = 4
-    torch_takes_any_rank = True
-
-
-@register
-class AlphaDropout(_DropoutNd):
-    """Dropout that keeps a SELU network's mean and variance, exactly ``torch.nn.AlphaDropout``.
+    """),
+    "AlphaDropout": Leaf(_DropoutNd, doc="""
+    Dropout that keeps a SELU network's mean and variance, exactly ``torch.nn.AlphaDropout``.
 
     Shape: unchanged. Receptive field: unchanged.
     Example::
 
         - AlphaDropout: {p: 0.1}
-    """
-
-    kind = "AlphaDropout"
+    """),
+})

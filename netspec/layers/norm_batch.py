@@ -26,15 +26,11 @@ from netspec.core.errors import fail
 from netspec.core.shapes import Shape
 from netspec.layers.base import Layer
 from netspec.layers.fields import LAYOUTS, Bool, Float, PositiveFloat, PositiveInt
+from netspec.layers.leaves import Leaf, leaves_on_demand
 from netspec.layers.registry import register
 
 __all__ = [
     "BatchNorm1d",
-    "BatchNorm2d",
-    "BatchNorm3d",
-    "InstanceNorm1d",
-    "InstanceNorm2d",
-    "InstanceNorm3d",
 ]
 
 
@@ -213,18 +209,6 @@ class BatchNorm1d(_BatchNorm):
         return (1, 2)
 
 
-@register
-class BatchNorm2d(_BatchNorm):
-    kind = "BatchNorm2d"
-    rank = 2
-
-
-@register
-class BatchNorm3d(_BatchNorm):
-    kind = "BatchNorm3d"
-    rank = 3
-
-
 class _InstanceNorm(_NormNd):
     """N-d instance normalisation, exactly ``torch.nn.InstanceNormNd``: each channel of each
     sample is normalised over its spatial positions.
@@ -279,19 +263,10 @@ class _InstanceNorm(_NormNd):
         return len(in_shape) == self.rank + 1
 
 
-@register
-class InstanceNorm1d(_InstanceNorm):
-    kind = "InstanceNorm1d"
-    rank = 1
-
-
-@register
-class InstanceNorm2d(_InstanceNorm):
-    kind = "InstanceNorm2d"
-    rank = 2
-
-
-@register
-class InstanceNorm3d(_InstanceNorm):
-    kind = "InstanceNorm3d"
-    rank = 3
+__getattr__ = leaves_on_demand(__name__, {
+    "BatchNorm2d": Leaf(_BatchNorm, rank=2),
+    "BatchNorm3d": Leaf(_BatchNorm, rank=3),
+    "InstanceNorm1d": Leaf(_InstanceNorm, rank=1),
+    "InstanceNorm2d": Leaf(_InstanceNorm, rank=2),
+    "InstanceNorm3d": Leaf(_InstanceNorm, rank=3),
+})

@@ -25,16 +25,8 @@ from netspec.layers.fields import (
     per_axis,
     spatial_layout,
 )
+from netspec.layers.leaves import Leaf, leaves_on_demand
 from netspec.layers.registry import register
-
-__all__ = [
-    "AvgPool1d",
-    "AvgPool2d",
-    "AvgPool3d",
-    "MaxPool1d",
-    "MaxPool2d",
-    "MaxPool3d",
-]
 
 """How one input sample is laid out for each number of spatial axes."""
 
@@ -203,36 +195,6 @@ class _AvgPoolWithDivisorNd(AvgPoolNd):
 
 
 @register
-class MaxPool1d(MaxPoolNd):
-    kind = "MaxPool1d"
-    rank = 1
-
-
-@register
-class MaxPool2d(MaxPoolNd):
-    kind = "MaxPool2d"
-    rank = 2
-
-
-@register
-class MaxPool3d(MaxPoolNd):
-    kind = "MaxPool3d"
-    rank = 3
-
-
-@register
-class AvgPool1d(AvgPoolNd):
-    kind = "AvgPool1d"
-    rank = 1
-
-
-@register
-class AvgPool2d(_AvgPoolWithDivisorNd):
-    kind = "AvgPool2d"
-    rank = 2
-
-
-@register
 class AvgPool3d(_AvgPoolWithDivisorNd):
     kind = "AvgPool3d"
     rank = 3
@@ -246,3 +208,12 @@ class AvgPool3d(_AvgPoolWithDivisorNd):
                 f"kernel_size={self.kernel_size}",
                 field="kernel_size",
             )
+
+
+__getattr__ = leaves_on_demand(__name__, {
+    "MaxPool1d": Leaf(MaxPoolNd, rank=1),
+    "MaxPool2d": Leaf(MaxPoolNd, rank=2),
+    "MaxPool3d": Leaf(MaxPoolNd, rank=3),
+    "AvgPool1d": Leaf(AvgPoolNd, rank=1),
+    "AvgPool2d": Leaf(_AvgPoolWithDivisorNd, rank=2),
+})

@@ -15,15 +15,12 @@ from netspec.core.shapes import AxisRF, Shape, even_adaptive_window
 from netspec.core.window import Window, axis_lines, axis_names, whole_field
 from netspec.layers.base import RF, Layer, expect_rank
 from netspec.layers.fields import PositiveInt, check_axis_count, spatial_layout
+from netspec.layers.leaves import Leaf, leaves_on_demand
 from netspec.layers.registry import register
 
 __all__ = [
     "AdaptiveAvgPool1d",
-    "AdaptiveAvgPool2d",
-    "AdaptiveAvgPool3d",
     "AdaptiveMaxPool1d",
-    "AdaptiveMaxPool2d",
-    "AdaptiveMaxPool3d",
 ]
 
 StrictInt = Annotated[int, Strict()]
@@ -152,18 +149,6 @@ class AdaptiveAvgPool1d(AdaptiveAvgPoolNd):
 
 
 @register
-class AdaptiveAvgPool2d(AdaptiveAvgPoolNd):
-    kind = "AdaptiveAvgPool2d"
-    rank = 2
-
-
-@register
-class AdaptiveAvgPool3d(AdaptiveAvgPoolNd):
-    kind = "AdaptiveAvgPool3d"
-    rank = 3
-
-
-@register
 class AdaptiveMaxPool1d(AdaptiveMaxPoolNd):
     kind = "AdaptiveMaxPool1d"
     rank = 1
@@ -171,13 +156,9 @@ class AdaptiveMaxPool1d(AdaptiveMaxPoolNd):
     output_size: PositiveInt | tuple[PositiveInt, ...] = Field(description=_OUTPUT_SIZE_1D)
 
 
-@register
-class AdaptiveMaxPool2d(AdaptiveMaxPoolNd):
-    kind = "AdaptiveMaxPool2d"
-    rank = 2
-
-
-@register
-class AdaptiveMaxPool3d(AdaptiveMaxPoolNd):
-    kind = "AdaptiveMaxPool3d"
-    rank = 3
+__getattr__ = leaves_on_demand(__name__, {
+    "AdaptiveAvgPool2d": Leaf(AdaptiveAvgPoolNd, rank=2),
+    "AdaptiveAvgPool3d": Leaf(AdaptiveAvgPoolNd, rank=3),
+    "AdaptiveMaxPool2d": Leaf(AdaptiveMaxPoolNd, rank=2),
+    "AdaptiveMaxPool3d": Leaf(AdaptiveMaxPoolNd, rank=3),
+})

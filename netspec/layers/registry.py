@@ -96,8 +96,8 @@ def use_installed(finder: InstalledKinds) -> None:
 def _loaded(name: str) -> type[Layer] | None:
     """The class of kind ``name``, importing its module on first use (netspec's, or an installed
     plugin's entry point); None when unknown."""
-    if name not in _KINDS and name in KIND_MODULES:
-        importlib.import_module(KIND_MODULES[name])
+    if name not in _KINDS and name in KIND_MODULES:  # a leaf is made when asked for
+        getattr(importlib.import_module(KIND_MODULES[name]), name)
     if name not in _KINDS:
         return _installed.find(name)
     return _KINDS.get(name)
@@ -116,8 +116,8 @@ def registered_plugins() -> list[type[Layer]]:
 def registered_kinds() -> dict[str, type[Layer]]:
     """Every kind by name: netspec's in the registry's order, then users' in theirs (installed
     plugins are loaded; one that fails to load is left out, and naming it in a spec says why)."""
-    for module in dict.fromkeys(KIND_MODULES.values()):
-        importlib.import_module(module)
+    for kind, module in KIND_MODULES.items():
+        getattr(importlib.import_module(module), kind)
     _installed.load_all()
     ours = {kind: _KINDS[kind] for kind in KIND_MODULES}
     return ours | {kind: cls for kind, cls in _KINDS.items() if kind not in ours}
