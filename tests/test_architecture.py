@@ -8,6 +8,7 @@ contracts cannot: import circles between files and file sizes.
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -109,6 +110,29 @@ def test_check_never_imports_torch() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_import_builds_no_schema_and_check_looks_for_no_pydantic_plugin() -> None:
+    """Schemas are built when first used (a spec's kinds, ``Spec`` itself at the first load),
+    and the command line does not scan every installed distribution for pydantic plugins,
+    unless the user's environment says otherwise."""
+    code = (
+        "import os, sys\n"
+        "import netspec.cli\n"
+        "from netspec.reading.spec import Spec\n"
+        "print(Spec.__pydantic_complete__)\n"
+        "netspec.cli.main(['check', 'specs/lenet5.yaml'])\n"
+        "loader = sys.modules.get('pydantic.plugin._loader')\n"
+        "print(loader is not None and loader._plugins is not None)\n"
+    )
+    for preset, scanned in ((None, "False"), ("some_plugin", "True")):
+        env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+        if preset:
+            env["PYDANTIC_DISABLE_PLUGINS"] = preset
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                                text=True, check=True, env=env)
+        lines = result.stdout.splitlines()
+        assert (lines[0], lines[-1]) == ("False", scanned)
 
 
 @needs_import_linter

@@ -43,6 +43,9 @@ BUG_REPORT = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status (the console script exits with it)."""
+    # pydantic's plugins (validation observability) have nothing to watch in a command line
+    # run, and looking for them reads the metadata of every installed distribution
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     parser = build_parser()
     args = parser.parse_args(argv)
     for module in args.plugins:  # before any spec is read: they register kinds

@@ -27,7 +27,7 @@ PerAxis = PositiveInt | tuple[PositiveInt, ...]
 class Expect(BaseModel):
     """What the analysis must show; every key is optional."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     output_shape: tuple[PositiveInt, ...] | None = Field(
         default=None, description="The exact output shape of one sample: [10]."

@@ -117,7 +117,7 @@ class Spec(BaseModel):
           - Sigmoid
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: Annotated[str, Strict()] | None = Field(default=None, description="Network name.")
     input: tuple[Annotated[int, Strict(), Field(gt=0)], ...] = Field(
