@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 from typing import Any
 
 import yaml
@@ -167,19 +168,28 @@ def _too_deep(text: str, file: str | None) -> Problem:
     return Problem(message, (), file, mark.line + 1, mark.column + 1)
 
 
-_UNREADABLE = re.compile(
+_UNREADABLE = (
     "[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 """What YAML text cannot hold (its printable set, less NEL, U+2028 and U+2029): control
 characters, lone surrogates, U+FFFE and U+FFFF. PyYAML refuses the first ones with a raw
 ``position 31`` message, and reads the last three as line breaks where editors see none, so
 every line number after them would be wrong."""
 
+_UNREADABLE_ASCII = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""The same set within ASCII: the control characters but tab, line feed and carriage return."""
+
+
+@cache
+def _unreadable_pattern() -> re.Pattern[str]:
+    """The whole set, compiled when a text is not ASCII (its ranges take milliseconds)."""
+    return re.compile(_UNREADABLE)
+
 _SEPARATORS = {"\x85": "NEL", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
 
 
 def unreadable(text: str) -> tuple[int, str] | None:
     """The index of the first character YAML text cannot hold, and what to say about it."""
-    match = _UNREADABLE.search(text)
+    match = (_UNREADABLE_ASCII if text.isascii() else _unreadable_pattern()).search(text)
     if match is None:
         return None
     char = match.group()

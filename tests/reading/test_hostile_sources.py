@@ -95,6 +95,21 @@ def test_unreadable_characters_are_refused_at_their_line(
     assert code in problem.message
 
 
+def test_every_ascii_character_is_judged_as_the_yaml_spec_says() -> None:
+    """ASCII text takes a shorter pattern; every one of the 128 characters gets the verdict of
+    YAML 1.1's printable set (tab, LF, CR and 0x20-0x7E), in ASCII text and in text that is
+    not ASCII (which takes the full pattern)."""
+    from netspec.reading.yaml_source import unreadable
+
+    for code in range(128):
+        allowed = code in (0x09, 0x0A, 0x0D) or 0x20 <= code <= 0x7E
+        for text in (f"ab{chr(code)}", f"é{chr(code)}"):
+            found = unreadable(text)
+            assert (found is None) == allowed, (code, text)
+            if found is not None:
+                assert found[0] == len(text) - 1
+
+
 def test_a_lone_surrogate_from_an_escape_is_refused() -> None:
     problem = only_problem('input: [3, 8, 8]\nlayers: [ReLU]\nname: "x\\udc80"\n')
     assert (problem.line, problem.path) == (3, ("name",))
