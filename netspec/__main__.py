@@ -1,5 +1,5 @@
 """``python -m netspec``: the same as the ``netspec`` console script."""
 
-from netspec.cli.commands import main
+from netspec.cli import console
 
-raise SystemExit(main())
+raise SystemExit(console())
