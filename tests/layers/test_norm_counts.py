@@ -40,7 +40,7 @@ def test_batch_norm_lines_count_weight_bias_and_statistics() -> None:
 
 
 def test_batch_norm_without_bias_counts_the_weight_alone() -> None:
-    assert torch_params(torch.nn.BatchNorm2d(6, affine=True)) - 6 == 6  # the weight: 6
+    assert torch_params(torch.nn.BatchNorm2d(6, bias=False)) == 6  # the weight alone
     assert explained("BatchNorm2d: {bias: false}", [6, 7, 7]) == [
         "params = 6 = 6", "buffers = 2*6 + 1 = 13"]
 
@@ -64,6 +64,7 @@ def test_instance_norm_with_affine_and_statistics() -> None:
 def test_group_norm_lines() -> None:
     assert torch_params(torch.nn.GroupNorm(3, 6)) == 12
     assert explained("GroupNorm: {num_groups: 3}", [6, 7, 7]) == ["params = 2*6 = 12"]
+    assert torch_params(torch.nn.GroupNorm(3, 6, bias=False)) == 6
     assert explained("GroupNorm: {num_groups: 3, bias: false}", [6, 7, 7]) == ["params = 6 = 6"]
     assert explained("GroupNorm: {num_groups: 3, affine: false}", [6, 7, 7]) == []
 
