@@ -54,6 +54,10 @@ TOKEN_TESTS = [f"{LAYERS}test_tokens.py", *MODERN_TESTS]
 WINDOW_TESTS = [f"{LAYERS}test_windows.py", f"{LAYERS}test_windows_more.py",
                 f"{LAYERS}test_partition.py", f"{LAYERS}test_partition_more.py",
                 f"{LAYERS}test_receptive_field.py", *MODERN_TESTS]
+# the norms' explain lines, bias cancelling (the lints) and messages, besides torch's verdicts
+NORM_TESTS = [f"{LAYERS}test_norm.py", f"{LAYERS}test_norm_counts.py",
+              f"{LAYERS}test_norm_messages.py", "tests/views/test_explain.py",
+              "tests/advice/test_lints.py", *SCHEMA_TESTS]
 TESTS: dict[str, list[str]] = {
     "netspec/core/shapes.py": SHAPE_TESTS,
     "netspec/core/window.py": [*SHAPE_TESTS, "tests/views/test_explain.py",
@@ -65,9 +69,11 @@ TESTS: dict[str, list[str]] = {
     "netspec/layers/pool.py": [f"{LAYERS}test_pool.py", f"{LAYERS}test_formula_arguments.py",
                                *SCHEMA_TESTS],
     "netspec/layers/pool_adaptive.py": [f"{LAYERS}test_pool.py",
-                                        f"{LAYERS}test_receptive_field.py", *SCHEMA_TESTS],
-    "netspec/layers/norm.py": [f"{LAYERS}test_norm.py", *SCHEMA_TESTS],
-    "netspec/layers/norm_batch.py": [f"{LAYERS}test_norm.py", *SCHEMA_TESTS],
+                                        f"{LAYERS}test_receptive_field.py",
+                                        f"{LAYERS}test_adaptive_pool_explain.py",
+                                        "tests/views/test_explain.py", *SCHEMA_TESTS],
+    "netspec/layers/norm.py": [*NORM_TESTS],
+    "netspec/layers/norm_batch.py": [*NORM_TESTS],
     "netspec/layers/composite.py": [f"{LAYERS}test_composite_rf.py",
                                     f"{LAYERS}test_modern_blocks.py",
                                     f"{LAYERS}test_composition_properties.py", *SCHEMA_TESTS],
