@@ -140,6 +140,12 @@ class LayerNorm(Layer):
         self.infer(in_shape)
         return in_shape
 
+    def cancels_channel_bias(self, in_shape: Shape) -> bool:
+        """Normalised over trailing dims that leave out the channels (``[W]`` of ``[C, H, W]``),
+        every group of values whose mean is subtracted lies within one channel, so a constant
+        added per channel is subtracted again; over every dim of a sample it is not."""
+        return len(self.normalized_dims(in_shape)) < len(in_shape)
+
     def parameter_count(self, in_shape: Shape) -> int:
         if not self.elementwise_affine:
             return 0

@@ -96,11 +96,31 @@ def test_ns102_linear_bias_before_batch_norm_1d_and_group_norm_of_single_channel
                                  "GroupNorm: {num_groups: 4}"))
 
 
+@pytest.mark.parametrize("normalized", ["", ": {normalized_shape: [26, 26]}"])
+def test_ns102_conv_bias_before_a_layer_norm_within_each_channel(normalized: str) -> None:
+    """LayerNorm over W (or H, W) of [C, H, W] subtracts means taken inside one channel, so the
+    convolution's per-channel bias comes out again: torch's modules agree (below)."""
+    found = lint(netspec.load(spec(f"Conv2d: {{out_channels: 16, kernel_size: 3}}\nLayerNorm"
+                                   f"{normalized}")))
+    assert [(item.code, item.path[:2]) for item in found if item.code == "NS102"] == [
+        ("NS102", ("layers", 0))]
+    assert "16" in next(item.message for item in found if item.code == "NS102")
+    torch = pytest.importorskip("torch")
+    conv = torch.nn.Conv2d(3, 16, 3)
+    norm = torch.nn.LayerNorm([26, 26] if normalized else 26)
+    x = torch.randn(2, 3, 28, 28)
+    before = norm(conv(x))
+    with torch.no_grad():
+        conv.bias.add_(torch.randn(16))
+    torch.testing.assert_close(norm(conv(x)), before, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize(("layers", "shape"), [
     ("Conv2d: {out_channels: 16, kernel_size: 3, bias: false}\nBatchNorm2d", "[3, 28, 28]"),
     ("Conv2d: {out_channels: 16, kernel_size: 3}\nReLU\nBatchNorm2d", "[3, 28, 28]"),
     ("Conv2d: {out_channels: 16, kernel_size: 3}\nGroupNorm: {num_groups: 4}", "[3, 28, 28]"),
-    ("Conv2d: {out_channels: 16, kernel_size: 3}\nLayerNorm", "[3, 28, 28]"),
+    ("Conv2d: {out_channels: 16, kernel_size: 3}\nLayerNorm: {normalized_shape: [16, 26, 26]}",
+     "[3, 28, 28]"),
     # a Linear on [C, L] adds its bias along L; BatchNorm1d normalises the C channels
     ("Linear: {out_features: 8}\nBatchNorm1d", "[4, 16]"),
 ])
