@@ -1,14 +1,17 @@
-"""``--explain`` lines of ``Gate`` and of ``Chunk`` worked by hand: the gate's own output shape
-(its last layer's, checked against the built gate), a receptive field that stays positional
-(no "whole input"), and the centre a spatial ``Chunk`` moves."""
+"""``Gate``'s refusal of a gate that does not broadcast, and ``--explain`` lines of ``Gate``
+and of ``Chunk`` worked by hand: the gate's own output shape (its last layer's, checked against
+the built gate), a receptive field that stays positional (no "whole input"), and the centre a
+spatial ``Chunk`` moves."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import torch
 
 import netspec
+from netspec.core.errors import NetspecError
 from netspec.layers.gating import _sizes
 from netspec.views.explain import explain
 
@@ -16,6 +19,21 @@ from netspec.views.explain import explain
 def lines(shape: list[int], *layers: Any) -> list[str]:
     report = netspec.analyze(netspec.load({"input": shape, "layers": list(layers)}))
     return [line.strip() for line in explain(report).splitlines()]
+
+
+def test_a_gate_that_does_not_broadcast_says_what_torch_allows() -> None:
+    """The gate pools [8, 5, 5] to [8, 2, 2]: 2 is neither 5 nor 1; torch refuses it too."""
+    x = torch.zeros(1, 8, 5, 5)
+    with pytest.raises(RuntimeError):
+        _ = x * torch.nn.AdaptiveAvgPool2d(2)(x)
+    with pytest.raises(NetspecError) as error:
+        netspec.analyze(netspec.load({"input": [8, 5, 5], "layers": [
+            {"Gate": {"layers": [{"AdaptiveAvgPool2d": {"output_size": 2}}]}}]}))
+    (problem,) = error.value.problems
+    assert problem.message == (
+        "the gate gives [8, 2, 2], which does not broadcast to the input [8, 5, 5] it multiplies "
+        "(torch's rules: the same number of dims, each the input's size or 1)")
+    assert problem.path == ("layers", 0, "Gate", "layers")
 
 
 def test_the_gate_shape_is_its_last_layers() -> None:

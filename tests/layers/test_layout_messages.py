@@ -85,6 +85,10 @@ def test_channel_shuffle_groups_not_dividing_the_channels_points_at_groups() -> 
         ((5, 2), 4, 3, [2, 2, 1],
          "torch.chunk cuts dim 0 of [5, 2] (5) into 3 pieces [2, 2, 1] for chunks=4; received "
          "index=3"),
+        # 3 in 2: ceil(3/2) = 2: 2, 1 (two pieces, so index 2 is past them)
+        ((3, 4, 4), 2, 2, [2, 1],
+         "torch.chunk cuts dim 0 of [3, 4, 4] (3) into 2 pieces [2, 1] for chunks=2; received "
+         "index=2"),
         # 1 in 2: ceil(1/2) = 1: a single piece
         ((1, 8, 8), 2, 1, [1],
          "torch.chunk cuts dim 0 of [1, 8, 8] (1) into 1 piece [1] for chunks=2; received "
