@@ -75,3 +75,16 @@ def test_chunk_pieces_of_unequal_size_name_the_first() -> None:
     assert [p.shape[1] for p in torch.zeros(1, 5, 4, 4).chunk(2, dim=1)] == [3, 2]
     got = lines([5, 4, 4], {"Chunk": {"chunks": 2, "index": 1}})
     assert "pieces of ceil(5/2) = 3: [3, 2]; index 1: positions 3 to 4 of dim 0" in got
+
+
+def test_a_misaligned_gate_names_both_paths() -> None:
+    """The input's field: 1 pixel, jump 1, centre 0. The gate: a 3x3 conv without padding on 12
+    (10 units, jump 1, the first centred on pixel 1), resized to 12 (a step of 10/12 = 5/6 of
+    a unit; nearest: output 0 reads unit 0, centre 1). The units would not line up."""
+    with pytest.raises(NetspecError) as error:
+        netspec.analyze(netspec.load({"input": [1, 12, 12], "layers": [{"Gate": {"layers": [
+            {"Conv2d": {"out_channels": 1, "kernel_size": 3}}, {"Upsample": {"size": 12}}]}}]}))
+    (problem,) = error.value.problems
+    assert problem.message == (
+        "Gate merges misaligned receptive fields on spatial axis 0: the input has jump 1 and "
+        "centre 0, the gate has jump 5/6 and centre 1; match their strides and paddings")
