@@ -88,3 +88,18 @@ def test_a_vector_of_features_has_no_channel_column(reduce: Any) -> None:
     assert flat.out_shape == (36, 8) and CHANNEL_AXIS in flat.rf
     assert row.out_shape == (8,)
     assert CHANNEL_AXIS not in row.rf
+
+
+@pytest.mark.parametrize("attention", [{"MultiheadAttention": {"num_heads": 2}},
+                                       {"TransformerEncoderLayer": {"nhead": 2,
+                                                                    "dim_feedforward": 16}}])
+def test_attention_on_plain_tokens_reads_every_feature(attention: Any) -> None:
+    """Plain ``[6, 8]`` tokens: the one column is the feature axis, and every output of
+    attention reads all 8 features: 1 + (8-1)*1 = 8, jump 8, centre 3.5."""
+    (row,) = rows([attention], [6, 8])
+    assert row.rf == (AxisRF(Fraction(8), Fraction(8), Fraction(7, 2), positional=False),)
+    model = netspec.build(netspec.load({"input": [6, 8], "layers": [attention]})).eval()
+    x = torch.randn(1, 6, 8, requires_grad=True)
+    model(x)[0, 0, 0].backward()
+    assert x.grad is not None
+    assert x.grad[0].abs().sum(0).nonzero().flatten().tolist() == list(range(8))

@@ -111,3 +111,14 @@ def test_heads_that_do_not_divide_the_features_point_at_the_heads() -> None:
             f"the features D = 8 (last dim of [4, 8]) must be a multiple of {key}=3, each "
             f"head taking D / {key}")
         assert problem.path == ("layers", 0, kind, key)
+
+
+@pytest.mark.parametrize(("kind", "args"), [
+    ("ClassToken", {}), ("TokenMean", {}), ("MultiheadAttention", {"num_heads": 2}),
+    ("TransformerEncoderLayer", {"nhead": 2})])
+def test_a_map_is_not_tokens(kind: str, args: dict[str, Any]) -> None:
+    problem = problem_of({kind: args}, [3, 4, 4])
+    assert problem.message == (
+        f"{kind} expects one sample shaped [N, D] (N tokens of D features) (2 dims); "
+        "received [3, 4, 4]")
+    assert problem.path == ("layers", 0, kind)
