@@ -55,7 +55,8 @@ TOKEN_TESTS = [f"{LAYERS}test_tokens.py", f"{LAYERS}test_token_messages.py",
 WINDOW_TESTS = [f"{LAYERS}test_windows.py", f"{LAYERS}test_windows_more.py",
                 f"{LAYERS}test_partition.py", f"{LAYERS}test_partition_more.py",
                 f"{LAYERS}test_receptive_field.py", f"{LAYERS}test_window_messages.py",
-                f"{LAYERS}test_window_explain.py", *MODERN_TESTS]
+                f"{LAYERS}test_window_explain.py", f"{LAYERS}test_partition_explain.py",
+                *MODERN_TESTS]
 # the norms' explain lines, bias cancelling (the lints) and messages, besides torch's verdicts
 NORM_TESTS = [f"{LAYERS}test_norm.py", f"{LAYERS}test_norm_counts.py",
               f"{LAYERS}test_norm_messages.py", "tests/views/test_explain.py",

@@ -1,0 +1,59 @@
+"""``--explain`` for MaxViT's kinds, worked out by hand: a ``[8, 14, 21]`` map in partitions of
+7 has ``14*21/49 = 6`` groups of 49 tokens; attention inside them with heads of ``head_dim``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import netspec
+from netspec.views.explain import explain_row
+
+
+def explained(layers: list[Any], shape: list[int]) -> list[list[str]]:
+    report = netspec.analyze(netspec.load({"input": shape, "layers": layers}))
+    return [explain_row(row) for row in report.layers]
+
+
+@pytest.mark.parametrize("kind", ["window", "grid"])
+def test_a_partition_explains_its_groups(kind: str) -> None:
+    partition = {"Partition": {"partition_type": kind, "partition_size": 7,
+                               "layers": ["LayerNorm"]}}
+    row, _ = explained([partition], [8, 14, 21])
+    assert row == [f"groups: 14*21/7^2 = 6 of 49 tokens ({kind}): [6, 49, 8], back to "
+                   "[8, 14, 21]"]
+
+
+@pytest.mark.parametrize(("head_dim", "heads"), [(4, 2), (2, 4)])
+def test_relative_attention_explains_params_and_macs(head_dim: int, heads: int) -> None:
+    """D = 8 in ``8 / head_dim`` heads; P = 7: a table of (2*7-1)^2 = 169 offsets per head.
+    params: 4*64 + 4*8 + 169 * heads (626 for 2 heads, 964 for 4); index 49^2;
+    MACs: 6 groups of (4*49*64 + 2*49^2*8) = 12544 + 38416 = 50960: 305760."""
+    partition = {"Partition": {"partition_type": "window", "partition_size": 7, "layers": [
+        {"RelativePositionalMultiHeadAttention": {"head_dim": head_dim}}]}}
+    _, attention = explained([partition], [8, 14, 21])
+    params = 4 * 64 + 4 * 8 + 169 * heads
+    assert attention == [
+        f"params = 4*8^2 + 4*8 + (2*7-1)^2*{heads} = {params}; buffers = 49^2",
+        "MACs = 6*(4*49*8^2 + 2*49^2*8) = 305760",
+    ]
+
+
+def test_relative_attention_messages_name_what_is_wrong() -> None:
+    def problem(entry: Any, shape: list[int]) -> netspec.Problem:
+        with pytest.raises(netspec.NetspecError) as error:
+            netspec.analyze(netspec.load({"input": shape, "layers": [entry]}))
+        (found,) = error.value.problems
+        return found
+
+    attention = {"RelativePositionalMultiHeadAttention": {"head_dim": 3}}
+    not_square = problem(attention, [2, 8, 6])
+    assert not_square.message == ("the tokens of a group, 8, must be a square P^2 (a P x P "
+                                  "window or grid)")
+    indivisible = problem(attention, [2, 9, 8])
+    assert indivisible.message == "head_dim=3 must divide the features D = 8"
+    assert indivisible.path == ("layers", 0, "RelativePositionalMultiHeadAttention", "head_dim")
+    flat = problem(attention, [9, 6])
+    assert flat.message == ("RelativePositionalMultiHeadAttention expects one sample shaped "
+                            "[G, S, D] (groups of S tokens) (3 dims); received [9, 6]")
