@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import pytest
+import torch
 
 import netspec
+from netspec.core.shapes import AxisRF
 from netspec.views.explain import explain_row
 
 
@@ -57,3 +60,35 @@ def test_relative_attention_messages_name_what_is_wrong() -> None:
     flat = problem(attention, [9, 6])
     assert flat.message == ("RelativePositionalMultiHeadAttention expects one sample shaped "
                             "[G, S, D] (groups of S tokens) (3 dims); received [9, 6]")
+
+
+def test_partition_messages_point_at_their_argument() -> None:
+    def problem(layers: list[Any], shape: list[int]) -> netspec.Problem:
+        with pytest.raises(netspec.NetspecError) as error:
+            netspec.analyze(netspec.load({"input": shape, "layers": [{"Partition": {
+                "partition_type": "window", "partition_size": 7, "layers": layers}}]}))
+        (found,) = error.value.problems
+        return found
+
+    uneven = problem(["LayerNorm"], [4, 14, 15])
+    assert uneven.message == "H and W (14, 15) must be multiples of partition_size=7"
+    assert uneven.path == ("layers", 0, "Partition", "partition_size")
+    # 14 x 14 in 7 x 7 windows: 4 groups of 49 tokens of 8 channels; a Linear to 4 changes it
+    reshaped = problem([{"Linear": {"out_features": 4}}], [8, 14, 14])
+    assert reshaped.message == ("the layers of a Partition must keep the groups' shape "
+                                "[4, 49, 8]; they give [4, 49, 4]")
+    assert reshaped.path == ("layers", 0, "Partition", "layers")
+
+
+@pytest.mark.parametrize("kind", ["window", "grid"])
+def test_one_group_of_the_whole_map_sees_it_whole(kind: str) -> None:
+    """A 7 x 7 map in partitions of 7: one group holds all 49 pixels, so every output reads
+    the whole map: 1 + (7-1)*1 = 7 on each axis, jump 7, centre 3 (gradients agree)."""
+    spec = netspec.load({"input": [4, 7, 7], "layers": [{"Partition": {
+        "partition_type": kind, "partition_size": 7,
+        "layers": [{"RelativePositionalMultiHeadAttention": {"head_dim": 2}}]}}]})
+    whole = AxisRF(Fraction(7), Fraction(7), Fraction(3), positional=False)
+    assert netspec.analyze(spec).rf == (whole, whole)
+    x = torch.randn(1, 4, 7, 7, requires_grad=True)
+    netspec.build(spec).eval()(x)[0, :, 0, 0].sum().backward()
+    assert x.grad is not None and bool((x.grad[0].abs().sum(0) > 0).all())

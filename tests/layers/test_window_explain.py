@@ -119,3 +119,18 @@ def test_a_map_that_is_not_channels_last_says_the_layout(kind: str, args: dict[s
     assert problem.message == (f"{kind} expects one sample shaped [H, W, C] (channels last) "
                                "(3 dims); received [8, 8]")
     assert problem.path == ("layers", 0, kind)
+
+
+@pytest.mark.parametrize(("qkv_bias", "proj_bias", "biases"), [
+    (True, True, 3 * 4 + 4), (False, True, 4), (True, False, 3 * 4), (False, False, 0)])
+def test_window_attention_counts_each_bias_it_has(qkv_bias: bool, proj_bias: bool,
+                                                  biases: int) -> None:
+    """C = 4: qkv and proj weights 4*16 = 64, the table 7*5*2 = 70, and the biases it keeps:
+    qkv 3*4, proj 4."""
+    spec = netspec.load({"input": [12, 8, 4], "layers": [{"ShiftedWindowAttention": {
+        **WINDOWS["ShiftedWindowAttention"], "qkv_bias": qkv_bias, "proj_bias": proj_bias}}]})
+    model = netspec.build(spec)
+    assert netspec.analyze(spec).params == 64 + 70 + biases
+    assert sum(p.numel() for p in model.parameters()) == 64 + 70 + biases
+    assert (model[0].qkv.bias is not None, model[0].proj.bias is not None) == (qkv_bias,
+                                                                               proj_bias)
