@@ -32,11 +32,13 @@ def test_a_written_dim_must_be_the_maps_channels(kind: str) -> None:
     assert netspec.analyze(spec).output_shape == ((8, 8, 6) if args else (4, 4, 12))
 
 
-def test_a_shift_not_below_the_window_names_both() -> None:
+@pytest.mark.parametrize("shift", [[1, 3], [4, 1]])
+def test_a_shift_not_below_the_window_names_both(shift: list[int]) -> None:
+    """Windows 4 x 3: a shift of 3 columns or of 4 rows is a whole window, refused."""
     problem = problem_of({"ShiftedWindowAttention": {
-        "window_size": [4, 3], "shift_size": [1, 3], "num_heads": 2}}, [8, 8, 6])
+        "window_size": [4, 3], "shift_size": shift, "num_heads": 2}}, [8, 8, 6])
     assert problem.message == ("shift_size must be below window_size on each axis; received "
-                               "shift_size=[1, 3], window_size=[4, 3]")
+                               f"shift_size={shift}, window_size=[4, 3]")
     assert problem.path == ("layers", 0, "ShiftedWindowAttention", "shift_size")
 
 
