@@ -92,3 +92,25 @@ def test_one_group_of_the_whole_map_sees_it_whole(kind: str) -> None:
     x = torch.randn(1, 4, 7, 7, requires_grad=True)
     netspec.build(spec).eval()(x)[0, :, 0, 0].sum().backward()
     assert x.grad is not None and bool((x.grad[0].abs().sum(0) > 0).all())
+
+
+def test_a_grid_after_windows_reads_the_tiles_it_crosses() -> None:
+    """Patch conv 2/2 on 28 x 42: 14 x 21 units of field 2, jump 2. Windows of 7: tiles of 7
+    units, field 2 + 6*2 = 14. A grid of 7 then reads units 2 apart along H (first and last
+    unit 12 apart: 2 tiles, 14 + 7*2 = 28 rows) and 3 apart along W (18 apart: 3 tiles,
+    14 + 2*7*2 = 42 columns): the whole input, as the gradients show, and no more (counting
+    whole tiles past the span gave 42 x 56, beyond the input)."""
+    attention = {"RelativePositionalMultiHeadAttention": {"head_dim": 4}}
+    spec = netspec.load({"input": [2, 28, 42], "layers": [
+        {"Conv2d": {"out_channels": 4, "kernel_size": 2, "stride": 2}},
+        {"Partition": {"partition_type": "window", "partition_size": 7, "layers": [attention]}},
+        {"Partition": {"partition_type": "grid", "partition_size": 7, "layers": [attention]}}]})
+    assert [int(axis.size) for axis in netspec.analyze(spec).rf] == [28, 42]
+    torch.manual_seed(0)
+    model = netspec.build(spec, dtype=torch.float64).eval()
+    x = torch.randn(1, 2, 28, 42, dtype=torch.float64, requires_grad=True)
+    # every group spans the same tiles: unit (0, 0) reads as far as any
+    model(x)[0, :, 0, 0].sum().backward()
+    assert x.grad is not None
+    seen = x.grad[0].abs().sum(0) > 0
+    assert (int(seen.any(1).sum()), int(seen.any(0).sum())) == (28, 42)
