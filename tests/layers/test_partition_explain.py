@@ -116,21 +116,26 @@ def test_a_grid_after_windows_reads_the_tiles_it_crosses() -> None:
     assert (int(seen.any(1).sum()), int(seen.any(0).sum())) == (28, 42)
 
 
-def test_a_grid_after_small_windows_spans_three_tiles() -> None:
-    """Patch conv 2/2 on 16 x 16: 8 x 8 units of field 2, jump 2. Windows of 2: tiles of 2
-    units, field 2 + 1*2 = 4. A grid of 2 pairs units 4 apart, f and f + 4, which lie in tiles
-    f//2 and f//2 + 2: a hull of 3 tiles, 6 units, 2 + (6-1)*2 = 12 pixels per axis."""
+@pytest.mark.parametrize(("side", "unit", "first"), [(16, 3, 4), (12, 1, 0)])
+def test_a_grid_after_small_windows_spans_three_tiles(side: int, unit: int, first: int) -> None:
+    """Patch conv 2/2: ``side / 2`` units of field 2, jump 2, centre 0.5. Windows of 2: tiles
+    of 2 units, field 2 + 1*2 = 4. A grid of 2 pairs units ``n / 2`` apart: on 8 units, f and
+    f + 4 (tiles f//2 and f//2 + 2); on 6 units, f and f + 3 (unit 1 with 4: tiles 0 and 2).
+    Either way a hull of 3 tiles, 6 units: 4 + 2*2*2 = 12 pixels, jump and centre kept."""
     attention = {"RelativePositionalMultiHeadAttention": {"head_dim": 4}}
-    spec = netspec.load({"input": [2, 16, 16], "layers": [
+    spec = netspec.load({"input": [2, side, side], "layers": [
         {"Conv2d": {"out_channels": 4, "kernel_size": 2, "stride": 2}},
         {"Partition": {"partition_type": "window", "partition_size": 2, "layers": [attention]}},
         {"Partition": {"partition_type": "grid", "partition_size": 2, "layers": [attention]}}]})
-    assert [int(axis.size) for axis in netspec.analyze(spec).rf] == [12, 12]
+    field = AxisRF(Fraction(12), Fraction(2), Fraction(1, 2))
+    assert netspec.analyze(spec).rf == (field, field)
     torch.manual_seed(0)
     model = netspec.build(spec, dtype=torch.float64).eval()
-    x = torch.randn(1, 2, 16, 16, dtype=torch.float64, requires_grad=True)
-    model(x)[0, :, 3, 3].sum().backward()  # unit 3: units 2, 3 and 6, 7: pixels 4 to 15
+    x = torch.randn(1, 2, side, side, dtype=torch.float64, requires_grad=True)
+    model(x)[0, :, unit, unit].sum().backward()
     assert x.grad is not None
     seen = x.grad[0].abs().sum(0) > 0
     ys, xs = seen.any(1).nonzero().flatten(), seen.any(0).nonzero().flatten()
-    assert (int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())) == (4, 15, 4, 15)
+    last = first + 11
+    assert (int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())) == (first, last,
+                                                                              first, last)
