@@ -78,6 +78,12 @@ def test_partition_messages_point_at_their_argument() -> None:
     assert reshaped.message == ("the layers of a Partition must keep the groups' shape "
                                 "[4, 49, 8]; they give [4, 49, 4]")
     assert reshaped.path == ("layers", 0, "Partition", "layers")
+    with pytest.raises(netspec.NetspecError) as error:
+        netspec.analyze(netspec.load({"input": [8, 8], "layers": [{"Partition": {
+            "partition_type": "grid", "partition_size": 2, "layers": ["LayerNorm"]}}]}))
+    (flat,) = error.value.problems
+    assert flat.message == "Partition expects one sample shaped [C, H, W] (3 dims); received [8, 8]"
+    assert flat.path == ("layers", 0, "Partition")
 
 
 @pytest.mark.parametrize("kind", ["window", "grid"])
