@@ -57,6 +57,11 @@ def test_relative_attention_messages_name_what_is_wrong() -> None:
     indivisible = problem(attention, [2, 9, 8])
     assert indivisible.message == "head_dim=3 must divide the features D = 8"
     assert indivisible.path == ("layers", 0, "RelativePositionalMultiHeadAttention", "head_dim")
+    written = problem({"RelativePositionalMultiHeadAttention": {"head_dim": 4, "feat_dim": 6}},
+                      [2, 4, 8])
+    assert written.message == ("feat_dim follows from the input shape [2, 4, 8] and must be 8; "
+                               "received feat_dim=6 (leave it out to have it inferred)")
+    assert written.path == ("layers", 0, "RelativePositionalMultiHeadAttention", "feat_dim")
     flat = problem(attention, [9, 6])
     assert flat.message == ("RelativePositionalMultiHeadAttention expects one sample shaped "
                             "[G, S, D] (groups of S tokens) (3 dims); received [9, 6]")
