@@ -50,10 +50,13 @@ SCHEMA_TESTS = ["tests/views/test_json_schema_bounds.py", "tests/views/test_json
 MODERN_TESTS = [f"{LAYERS}test_modern_blocks.py", "tests/torch_side/test_empty_batch.py",
                 "tests/torch_side/test_roundtrip_modern.py", "tests/views/test_modern_views.py",
                 "tests/views/test_json_schema_bounds.py"]
-TOKEN_TESTS = [f"{LAYERS}test_tokens.py", *MODERN_TESTS]
+TOKEN_TESTS = [f"{LAYERS}test_tokens.py", f"{LAYERS}test_token_messages.py",
+               f"{LAYERS}test_token_explain.py", f"{LAYERS}test_token_fields.py", *MODERN_TESTS]
 WINDOW_TESTS = [f"{LAYERS}test_windows.py", f"{LAYERS}test_windows_more.py",
                 f"{LAYERS}test_partition.py", f"{LAYERS}test_partition_more.py",
-                f"{LAYERS}test_receptive_field.py", *MODERN_TESTS]
+                f"{LAYERS}test_receptive_field.py", f"{LAYERS}test_window_messages.py",
+                f"{LAYERS}test_window_explain.py", f"{LAYERS}test_partition_explain.py",
+                *MODERN_TESTS]
 # the norms' explain lines, bias cancelling (the lints) and messages, besides torch's verdicts
 NORM_TESTS = [f"{LAYERS}test_norm.py", f"{LAYERS}test_norm_counts.py",
               f"{LAYERS}test_norm_messages.py", "tests/views/test_explain.py",

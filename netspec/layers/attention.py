@@ -59,7 +59,7 @@ class _Attention(Layer):
         return tokens, dim
 
     def output_shape(self, in_shape: Shape) -> Shape:
-        self.check(in_shape)
+        self.infer(in_shape)  # checks the shape and a written embed_dim / d_model
         return in_shape
 
     def receptive_field(self, rf: RF, in_shape: Shape) -> RF:

@@ -5,7 +5,8 @@ window or grid partition of a ``[C, H, W]`` map) and ``RelativePositionalMultiHe
 Receptive field: inside a partition the rows have no located field (``--``); the partition's
 own row gives it. Window of ``P``: the units of each ``P x P`` tile share the tile's hull (the
 tiled field of ``netspec.layers.windows``); grid of ``P`` on ``n`` units: a unit reads the
-``P`` units ``n / P`` apart, a span of ``n - n/P + 1`` units: ``r + (n - n/P) j``.
+``P`` units ``n / P`` apart, a span of ``n - n/P + 1`` units: ``r + (n - n/P) j``; on tiles
+(a grid after a window), the hull of the tiles its first and last unit lie in.
 """
 
 from __future__ import annotations
@@ -104,10 +105,13 @@ def _grid(axis: AxisRF, units: int, size: int) -> AxisRF:
         return axis
     if size >= units:
         return axis.whole(units)
-    span = units - units // size
+    step = units // size
+    span = units - step
     grown = axis.size + span * axis.jump
-    if axis.period:  # tiles: the span meets every tile it crosses
-        grown = axis.size + (-(-span // axis.period)) * axis.period * axis.jump
+    if axis.period:  # tiles: the hull of the tiles of the group's first and last unit
+        crossed = max((first + span - axis.phase) // axis.period
+                      - (first - axis.phase) // axis.period for first in range(step))
+        grown = axis.size + crossed * axis.period * axis.jump
     return AxisRF(grown, axis.jump, axis.start)
 
 

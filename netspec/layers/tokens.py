@@ -55,7 +55,8 @@ def mix_tokens(rf: RF, in_shape: Shape, dims: tuple[int, ...]) -> RF:
 
 def _without_channel(rf: RF) -> RF:
     """The columns of a sample that lost its token dim: the channel marker goes too (``[D]``
-    is a vector of features; the columns left are the fields it was computed from)."""
+    is a vector of features, its channels at dim 0, where no column marks them; the columns
+    left are the fields it was computed from)."""
     return tuple(axis for axis in rf if axis != CHANNEL_AXIS)
 
 
@@ -184,11 +185,12 @@ class SelectToken(_TokenLayer):
 
     def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
         if not per_dim(rf, in_shape) or not rf[0].positional:
-            return _without_channel(rf) if per_dim(rf, in_shape) else rf
-        token = rf[0]  # the chosen token's own field, no longer along an axis of the sample
+            return _without_channel(rf)
+        # rf is (token axis, channel marker): the chosen token's own field is left, no longer
+        # along an axis of the sample
+        token = rf[0]
         index = self.index % in_shape[0]
-        chosen = AxisRF(token.size, token.jump, token.start + index * token.jump, False)
-        return _without_channel((chosen, *rf[1:]))
+        return (AxisRF(token.size, token.jump, token.start + index * token.jump, False),)
 
     def explain_shape(self, in_shape: Shape, out_shape: Shape) -> list[str]:
         return [f"token {self.index % in_shape[0]} of {in_shape[0]}: {list(out_shape)}"]
@@ -212,8 +214,7 @@ class TokenMean(_TokenLayer):
         return (self.check_tokens(in_shape)[1],)
 
     def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
-        mixed = mix_tokens(rf, in_shape, (0,))
-        return _without_channel(mixed) if per_dim(rf, in_shape) else mixed
+        return _without_channel(mix_tokens(rf, in_shape, (0,)))
 
     def explain_shape(self, in_shape: Shape, out_shape: Shape) -> list[str]:
         return [f"mean of {in_shape[0]} tokens: {list(out_shape)}"]

@@ -125,7 +125,7 @@ class ShiftedWindowAttention(Layer):
         return self.check_asserted({"dim": self.check(in_shape)[2]}, in_shape)
 
     def output_shape(self, in_shape: Shape) -> Shape:
-        self.check(in_shape)
+        self.infer(in_shape)  # checks the shape and a written dim
         return in_shape
 
     def parameter_count(self, in_shape: Shape) -> int:
