@@ -110,7 +110,8 @@ def _grid(axis: AxisRF, units: int, size: int) -> AxisRF:
     grown = axis.size + span * axis.jump
     if axis.period:  # tiles: the hull of the tiles of the group's first and last unit
         crossed = max((first + span - axis.phase) // axis.period
-                      - (first - axis.phase) // axis.period for first in range(step))
+                      - (first - axis.phase) // axis.period
+                      for first in range(min(step, axis.period)))  # periodic in first
         grown = axis.size + crossed * axis.period * axis.jump
     return AxisRF(grown, axis.jump, axis.start)
 
