@@ -60,7 +60,8 @@ def test_parallel_receptive_field_on_its_own_continues_the_incoming_field() -> N
     layer = Parallel(branches=[[Conv2d(out_channels=2, kernel_size=3, padding=1)],
                                [Conv2d(out_channels=2, kernel_size=1)]])
     incoming = (AxisRF(Fraction(3), Fraction(2), Fraction(1)),) * 2
-    assert layer.receptive_field(incoming, (3, 8, 8)) == (AxisRF(7, 2, 1),) * 2
+    expected = AxisRF(Fraction(7), Fraction(2), Fraction(1))
+    assert layer.receptive_field(incoming, (3, 8, 8)) == (expected,) * 2
 
 
 def test_repeat_on_its_own_is_its_copies() -> None:
@@ -70,7 +71,8 @@ def test_repeat_on_its_own_is_its_copies() -> None:
     first, second = nn.Conv2d(3, 3, 3), nn.Conv2d(3, 3, 3)
     assert layer.output_shape((3, 8, 8)) == tuple(second(first(torch.zeros(1, 3, 8, 8))).shape[1:])
     assert layer.parameters((3, 8, 8)) == ParamCount(torch_params(first, second), 0)
-    assert layer.receptive_field((AxisRF(),) * 2, (3, 8, 8)) == (AxisRF(5, 1, 2),) * 2
+    expected = AxisRF(Fraction(5), Fraction(1), Fraction(2))
+    assert layer.receptive_field((AxisRF(),) * 2, (3, 8, 8)) == (expected,) * 2
     # MACs: 36 outputs x 3 x 27, then 16 x 3 x 27
     assert layer.macs((3, 8, 8), (3, 4, 4)) == (36 + 16) * 3 * 27
 
@@ -97,7 +99,8 @@ def test_sequential_chain_lists_the_expanded_layers() -> None:
 
 def test_sequential_builds_into_an_nn_sequential() -> None:
     spec = {"input": [3, 8, 8], "layers": [{"Sequential": {
-        "name": "features", "layers": [{"Conv2d": {"out_channels": 4, "kernel_size": 3}}, "ReLU"]}}]}
+        "name": "features",
+        "layers": [{"Conv2d": {"out_channels": 4, "kernel_size": 3}}, "ReLU"]}}]}
     model = netspec.build(netspec.load(spec))
     assert type(model.features) is nn.Sequential
     assert [type(m) for m in model.features] == [nn.Conv2d, nn.ReLU]
