@@ -46,7 +46,8 @@ SHAPE_TESTS = [
 ]
 SCHEMA_TESTS = ["tests/views/test_json_schema_bounds.py", "tests/views/test_json_schema.py"]
 # composites asked on their own, merges, shortcuts and their messages, besides torch's verdicts
-COMPOSITE_TESTS = [f"{LAYERS}test_composite_api.py", f"{LAYERS}test_branches_merge.py",
+COMPOSITE_TESTS = [f"{LAYERS}test_composite_api.py", f"{LAYERS}test_composite_rows.py",
+                   f"{LAYERS}test_branches_merge.py",
                    f"{LAYERS}test_residual_shortcuts.py", f"{LAYERS}test_composite_rf.py",
                    f"{LAYERS}test_modern_blocks.py", f"{LAYERS}test_composition_properties.py",
                    *SCHEMA_TESTS]
