@@ -17,6 +17,10 @@ from torch import nn
 
 import netspec
 from netspec.core.shapes import AxisRF
+from netspec.layers import Conv2d
+from netspec.layers.base import Layer
+from netspec.layers.branches import Parallel
+from netspec.layers.registry import registered_class
 
 Entry = Any
 
@@ -134,3 +138,19 @@ def test_misaligned_branches_message_names_the_kind() -> None:
     assert message == (
         "Parallel merges misaligned receptive fields on spatial axis 0: branches[0] has jump 2 "
         "and centre 0, branches[1] has jump 2 and centre 1/2; match their strides and paddings")
+
+
+class Unsaid(Layer):
+    """A plugin kind (never registered) that does not say what it does to the field."""
+
+    kind = "Unsaid"
+    plugin = "tests.layers.test_branches_merge"
+
+
+def test_a_branch_whose_field_nobody_can_tell_makes_the_merge_unknown() -> None:
+    """A 3x3 convolution beside a plugin kind without ``receptive_field``: on every axis the
+    merged field is unknown, whatever the convolution sees."""
+    layer = Parallel(merge="add", branches=[
+        [Conv2d(out_channels=2, kernel_size=3, padding=1)], [Unsaid()]])
+    assert layer.receptive_field((AxisRF(),) * 2, (2, 4, 4)) == (AxisRF.unknown(),) * 2
+    assert registered_class("Unsaid") is None
