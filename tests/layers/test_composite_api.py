@@ -125,6 +125,7 @@ TOO_BIG = {"Conv2d": {"out_channels": 2, "kernel_size": 9}}
     ({"Repeat": {"times": 2, "layers": [TOO_BIG]}}, ("Repeat", "layers", 0)),
     ({"Residual": {"body": [TOO_BIG], "shortcut": "identity"}}, ("Residual", "body", 0)),
     ({"Residual": {"body": ["ReLU"], "shortcut": [TOO_BIG]}}, ("Residual", "shortcut", 0)),
+    ({"Residual": {"body": ["ReLU"], "post": [TOO_BIG]}}, ("Residual", "post", 0)),
     ({"Parallel": {"branches": [["ReLU"], [TOO_BIG]]}}, ("Parallel", "branches", 1, 0)),
 ])
 def test_errors_inside_composites_name_the_list(entry: dict[str, Any],

@@ -54,10 +54,13 @@ def test_a_composite_row_sums_its_direct_children() -> None:
 
 
 def test_a_frozen_group_counts_all_its_parameters_as_frozen() -> None:
+    """Conv2d(3, 4, 3), then Conv2d(4, 2, 1) frozen already: the frozen group freezes both."""
     spec = netspec.load({"input": [3, 8, 8], "layers": [{"Sequential": {
-        "trainable": False, "layers": [{"Conv2d": {"out_channels": 4, "kernel_size": 3}}]}}]})
+        "trainable": False, "layers": [
+            {"Conv2d": {"out_channels": 4, "kernel_size": 3}},
+            {"Conv2d": {"out_channels": 2, "kernel_size": 1, "trainable": False}}]}}]})
     report = netspec.analyze(spec)
-    count = params(nn.Conv2d(3, 4, 3))
+    count = params(nn.Conv2d(3, 4, 3)) + params(nn.Conv2d(4, 2, 1))
     assert (report.layers[0].trainable_params, report.layers[0].non_trainable_params) == (
         0, count)
     model = netspec.build(spec)
@@ -130,3 +133,15 @@ def test_window_tiling_survives_a_residual_addition(shift: int, size: int) -> No
         {"Permute": {"dims": [1, 2, 0]}}, {"Residual": {"body": [attention]}}, "PatchMerging",
         {"Permute": {"dims": [2, 0, 1]}}]})
     assert [int(axis.size) for axis in netspec.analyze(spec).rf] == [size, size]
+
+
+def test_a_residual_row_counts_its_post() -> None:
+    """Body Conv2d(2, 2, 3, padding=1), identity shortcut, post BatchNorm2d(2)."""
+    rows = netspec.analyze(netspec.load({"input": [2, 4, 4], "layers": [{"Residual": {
+        "body": [{"Conv2d": {"out_channels": 2, "kernel_size": 3, "padding": 1}}],
+        "shortcut": "identity", "post": ["BatchNorm2d"]}}]})).layers
+    norm = nn.BatchNorm2d(2)
+    assert rows[0].params == params(nn.Conv2d(2, 2, 3, padding=1)) + params(norm)
+    assert rows[0].buffers == sum(b.numel() for b in norm.buffers())
+    assert [(row.kind, row.depth) for row in rows] == [
+        ("Residual", 0), ("Conv2d", 1), ("BatchNorm2d", 1)]

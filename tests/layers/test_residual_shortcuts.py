@@ -39,6 +39,26 @@ def test_auto_shortcut_that_cannot_project(body: list[Any], out: list[int]) -> N
                        "layers explicitly")
 
 
+def test_shortcut_that_does_not_match_the_body() -> None:
+    """A 3x3 convolution without padding takes 4x4 to 2x2; a ReLU shortcut keeps 4x4."""
+    path, message = problem_of({"input": [2, 4, 4], "layers": [{"Residual": {
+        "body": [{"Conv2d": {"out_channels": 2, "kernel_size": 3}}], "shortcut": ["ReLU"]}}]})
+    assert path == ("layers", 0, "Residual", "shortcut")
+    assert message == ("body gives [2, 2, 2] but shortcut gives [2, 4, 4]; they are added, so "
+                       "they must match")
+
+
+def test_misaligned_shortcut_message_names_body_and_shortcut() -> None:
+    """Body 2x2/2: windows centred at 1/2; shortcut 1x1/2: at 0. Both jump 2, both 2x2."""
+    path, message = problem_of({"input": [2, 4, 4], "layers": [{"Residual": {
+        "body": [{"Conv2d": {"out_channels": 2, "kernel_size": 2, "stride": 2}}],
+        "shortcut": [{"Conv2d": {"out_channels": 2, "kernel_size": 1, "stride": 2}}]}}]})
+    assert path == ("layers", 0, "Residual")
+    assert message == (
+        "Residual merges misaligned receptive fields on spatial axis 0: body has jump 2 and "
+        "centre 1/2, shortcut has jump 2 and centre 0; match their strides and paddings")
+
+
 def build(residual: dict[str, Any], in_shape: list[int]) -> Any:
     model = netspec.build(netspec.load({"input": in_shape, "layers": [{"Residual": residual}]}))
     block = model[0]
