@@ -78,6 +78,8 @@ def relus(n: int) -> list[Layer]:
     (Residual(body=relus(2), shortcut=relus(3), post=relus(1)), 1 + 2 + 3 + 1),
     (Residual(body=relus(2), shortcut="identity"), 1 + 2),
     (Parallel(branches=[relus(2), relus(3), relus(1)]), 1 + 6),
+    # a composite inside a branch counts its own layers
+    (Parallel(branches=[[Sequential(layers=relus(2))], relus(1)]), 1 + (1 + 2) + 1),
     # Repeat adds no module: its copies only
     (Repeat(times=4, layers=[ReLU(), Sequential(layers=relus(2))]), 4 * (1 + 3)),
     (Repeat(times=3, layers=[Repeat(times=5, layers=relus(2))]), 3 * 5 * 2),
