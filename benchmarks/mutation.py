@@ -45,6 +45,12 @@ SHAPE_TESTS = [
     f"{LAYERS}test_composite_rf.py", f"{LAYERS}test_receptive_field.py",
 ]
 SCHEMA_TESTS = ["tests/views/test_json_schema_bounds.py", "tests/views/test_json_schema.py"]
+# composites asked on their own, merges, shortcuts and their messages, besides torch's verdicts
+COMPOSITE_TESTS = [f"{LAYERS}test_composite_api.py", f"{LAYERS}test_composite_rows.py",
+                   f"{LAYERS}test_branches_merge.py",
+                   f"{LAYERS}test_residual_shortcuts.py", f"{LAYERS}test_composite_rf.py",
+                   f"{LAYERS}test_modern_blocks.py", f"{LAYERS}test_composition_properties.py",
+                   *SCHEMA_TESTS]
 # the kinds of issues 12 and 13: their own tests, schema bounds, torch's modules on an empty
 # batch and the round trip through torch's arguments
 MODERN_TESTS = [f"{LAYERS}test_modern_blocks.py", "tests/torch_side/test_empty_batch.py",
@@ -77,12 +83,8 @@ TESTS: dict[str, list[str]] = {
                                         "tests/views/test_explain.py", *SCHEMA_TESTS],
     "netspec/layers/norm.py": [*NORM_TESTS],
     "netspec/layers/norm_batch.py": [*NORM_TESTS],
-    "netspec/layers/composite.py": [f"{LAYERS}test_composite_rf.py",
-                                    f"{LAYERS}test_modern_blocks.py",
-                                    f"{LAYERS}test_composition_properties.py", *SCHEMA_TESTS],
-    "netspec/layers/branches.py": [f"{LAYERS}test_composite_rf.py",
-                                   f"{LAYERS}test_modern_blocks.py",
-                                   f"{LAYERS}test_composition_properties.py", *SCHEMA_TESTS],
+    "netspec/layers/composite.py": [*COMPOSITE_TESTS],
+    "netspec/layers/branches.py": [*COMPOSITE_TESTS],
     "netspec/layers/gating.py": [f"{LAYERS}test_gating.py", f"{LAYERS}test_gating_explain.py",
                                  *MODERN_TESTS],
     "netspec/layers/layout.py": [f"{LAYERS}test_layout.py", f"{LAYERS}test_layout_messages.py",
