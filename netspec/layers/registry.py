@@ -93,11 +93,17 @@ def use_installed(finder: InstalledKinds) -> None:
     _installed = finder
 
 
+def _make(name: str) -> None:
+    """Import the module of netspec's kind ``name`` and ask it for the class: a class statement
+    registered itself on import, a leaf (``netspec.layers.leaves``) is made when asked for."""
+    getattr(importlib.import_module(KIND_MODULES[name]), name)
+
+
 def _loaded(name: str) -> type[Layer] | None:
     """The class of kind ``name``, importing its module on first use (netspec's, or an installed
     plugin's entry point); None when unknown."""
-    if name not in _KINDS and name in KIND_MODULES:  # a leaf is made when asked for
-        getattr(importlib.import_module(KIND_MODULES[name]), name)
+    if name not in _KINDS and name in KIND_MODULES:
+        _make(name)
     if name not in _KINDS:
         return _installed.find(name)
     return _KINDS.get(name)
@@ -116,8 +122,8 @@ def registered_plugins() -> list[type[Layer]]:
 def registered_kinds() -> dict[str, type[Layer]]:
     """Every kind by name: netspec's in the registry's order, then users' in theirs (installed
     plugins are loaded; one that fails to load is left out, and naming it in a spec says why)."""
-    for kind, module in KIND_MODULES.items():
-        getattr(importlib.import_module(module), kind)
+    for kind in KIND_MODULES:
+        _make(kind)
     _installed.load_all()
     ours = {kind: _KINDS[kind] for kind in KIND_MODULES}
     return ours | {kind: cls for kind, cls in _KINDS.items() if kind not in ours}

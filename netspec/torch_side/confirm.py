@@ -141,15 +141,20 @@ def _forward_backward_bytes(stats: torchinfo.ModelStatistics) -> int:
                if info.is_leaf_layer and info.num_params > 0 and info.executed)
 
 
+def _rejected(spec: Spec, error: Exception) -> ConfirmationError:
+    """torch refused to build or run what netspec accepted: a netspec bug, said at the spec."""
+    cause = error.__cause__ or error
+    return ConfirmationError(spec.source.problem((), (
+        f"torch could not build or run the network that netspec accepted: "
+        f"{type(cause).__name__}: {cause}"
+    )))
+
+
 def _flop_counter(spec: Spec, report: Report) -> dict[str, int]:
     try:
         return flop_counter_macs(spec, report.input_shape)
     except Exception as error:  # torch rejected what netspec accepted: a netspec bug
-        cause = error.__cause__ or error
-        raise ConfirmationError(spec.source.problem((), (
-            f"torch could not build or run the network that netspec accepted: "
-            f"{type(cause).__name__}: {cause}"
-        ))) from error
+        raise _rejected(spec, error) from error
 
 
 def compare(
@@ -179,11 +184,7 @@ def run_torchinfo(spec: Spec, report: Report) -> tuple[nn.Module, torchinfo.Mode
         data = example_input(spec, 1, "meta")
         stats = torchinfo.summary(model, input_data=data, verbose=0, depth=depth, mode="eval")
     except Exception as error:  # torch rejected what netspec accepted: a netspec bug
-        cause = error.__cause__ or error
-        raise ConfirmationError(spec.source.problem((), (
-            f"torch could not build or run the network that netspec accepted: "
-            f"{type(cause).__name__}: {cause}"
-        ))) from error
+        raise _rejected(spec, error) from error
     finally:
         clear_cached_forward_pass()  # torchinfo keeps every model it has seen
     return model, stats
