@@ -77,3 +77,15 @@ def assert_same_verdict(kind: str, args: dict[str, Any], in_shape: tuple[int, ..
     ours = netspec_accepts(kind, args, in_shape)
     theirs = torch_accepts(kind, args, in_shape)
     assert ours == theirs, f"{kind}({args}) on {in_shape}: netspec {ours}, torch {theirs}"
+
+
+def assert_round_trip_keeps_outputs(spec: netspec.Spec) -> None:
+    """``from_module`` of the built model gives back a spec with the same analysis, whose model
+    takes the first's weights and computes the same outputs on a random sample."""
+    model = netspec.build(spec)
+    again = netspec.from_module(model, spec.input)
+    assert netspec.analyze(again) == netspec.analyze(spec)
+    rebuilt = netspec.build(again)
+    rebuilt.load_state_dict(model.state_dict())
+    x = torch.randn(1, *spec.input)
+    torch.testing.assert_close(rebuilt(x), model(x))

@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
-from netspec.torch_side.roundtrip import from_module
+from tests.torch_check import assert_round_trip_keeps_outputs
 
 
 def reference_index(wh: int, ww: int) -> torch.Tensor:
@@ -122,13 +122,7 @@ def test_swin_kinds_round_trip_through_from_module() -> None:
         {"ShiftedWindowAttention": {"window_size": [7, 7], "shift_size": [3, 3], "num_heads": 3,
                                     "qkv_bias": False}},
         {"PatchMerging": {"eps": 1e-6}}]})
-    model = netspec.build(spec)
-    again = from_module(model, [14, 14, 12])
-    assert netspec.analyze(again) == netspec.analyze(spec)
-    rebuilt = netspec.build(again)
-    rebuilt.load_state_dict(model.state_dict())
-    x = torch.randn(1, 14, 14, 12)
-    torch.testing.assert_close(rebuilt(x), model(x))
+    assert_round_trip_keeps_outputs(spec)
 
 
 def test_the_drawing_shows_the_windows() -> None:
