@@ -286,6 +286,18 @@ def spatial_columns(rf: tuple[AxisRF, ...]) -> tuple[AxisRF, ...]:
     return tuple(axis for axis in rf if axis != CHANNEL_AXIS)
 
 
+def column_start(rf: tuple[AxisRF, ...], shape: Shape) -> int | None:
+    """The sample dim that the first column of ``rf`` follows: 1 in ``[C, *spatial]`` (one
+    column per dim after the channels), 0 when every dim has a column, the channels' being
+    ``CHANNEL_AXIS`` (channels-last ``[H, W, C]``), None when the columns follow no dims of
+    ``shape`` any more (after ``Flatten`` or ``Unflatten``)."""
+    if len(rf) == len(shape) - 1:
+        return 1
+    if len(rf) == len(shape) and rf.count(CHANNEL_AXIS) == 1:
+        return 0
+    return None
+
+
 def broadcast_shape(a: Shape, b: Shape) -> Shape | None:
     """torch's broadcast of two samples of the same rank (the batch dim is prepended to both,
     so a sample of another rank cannot broadcast for every batch size): per dim, equal sizes

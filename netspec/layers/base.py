@@ -149,6 +149,8 @@ class Layer(BaseModel):
     """Normalises activations with statistics (batch, instance, group, layer norm)."""
     drops_branch: ClassVar[bool] = False
     """Zeroes whole samples at random in training: meant for the end of a residual branch."""
+    composite: ClassVar[bool] = False
+    """Holds layer lists of its own (``netspec.layers.composite``); its row sums theirs."""
     plugin: ClassVar[str] = ""
     """The module of a user's kind registered with ``netspec.register_kind``; empty for netspec's.
     A plugin kind that does not define ``receptive_field`` or ``macs`` reports them as unknown,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from netspec.core.errors import fail
-from netspec.core.shapes import CHANNEL_AXIS, Shape
+from netspec.core.shapes import CHANNEL_AXIS, Shape, column_start
 from netspec.layers.base import RF, Layer
 from netspec.layers.fields import PositiveInt, StrictInt
 from netspec.layers.registry import register
@@ -93,12 +93,10 @@ class Permute(Layer):
 
     def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
         order = self.order(in_shape)
-        if len(rf) == len(in_shape) - 1:
-            columns = (CHANNEL_AXIS, *rf)  # channels-first: dim 0 has no column
-        elif len(rf) == len(in_shape) and rf.count(CHANNEL_AXIS) == 1:
-            columns = rf  # channels elsewhere: one column per dim
-        else:
-            return rf  # no [C, *spatial] layout (after Flatten...): nothing to follow
+        start = column_start(rf, in_shape)
+        if start is None:
+            return rf  # no layout (after Flatten...): nothing to follow
+        columns = (CHANNEL_AXIS, *rf) if start else rf  # channels-first: dim 0 has no column
         moved = tuple(columns[d] for d in order)
         return moved[1:] if moved[0] == CHANNEL_AXIS else moved
 

@@ -7,7 +7,9 @@ mix samples and leave no per-sample shape.
 
 Receptive field: an axis that is merged or split loses its positions, and from then on each
 unit is counted as seeing its whole extent (``AxisRF.whole``): that is the field of a ``Linear``
-applied after the reshape, and it stays so downstream.
+applied after the reshape, and it stays so downstream. The reshaped sample's dims no longer
+match one column each, so no later layer could tell which dim an axis left located follows:
+such an axis is unknown from the reshape on (``?``), never a number that stopped growing.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from netspec.core.errors import SpecError, fail
-from netspec.core.shapes import Shape
+from netspec.core.shapes import CHANNEL_AXIS, AxisRF, Shape, column_start
 from netspec.core.window import whole_field_lines
 from netspec.layers.base import RF, Layer
 from netspec.layers.fields import StrictInt
@@ -67,7 +69,10 @@ class Flatten(Layer):
         ``[*a, S_start, ..., S_end, *b] -> [*a, S_start * ... * S_end, *b]``.
     Receptive field:
         each merged spatial axis of extent ``n`` becomes whole, ``r_out = r_in + (n - 1) j_in``,
-        and stays whole downstream; unmerged axes and ``start_dim == end_dim`` change nothing.
+        and stays whole downstream (in ``[C, *spatial]`` and channels-last layouts alike);
+        ``start_dim == end_dim`` changes nothing. Once dims are merged the columns no longer
+        follow dims, so a spatial axis left unmerged (``[C, H, W] -> [C*H, W]``) has an unknown
+        field from here on rather than one that later layers could not grow.
     Example::
 
         - Flatten                   # [16, 5, 5] -> [400]
@@ -104,11 +109,13 @@ class Flatten(Layer):
 
     def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
         first, last = self.merged(in_shape)
-        if first == last or len(in_shape) != len(rf) + 1:
-            return rf  # nothing merged, or earlier reshapes left no [C, *spatial] layout
+        start = column_start(rf, in_shape)
+        if first == last or start is None:
+            return rf  # nothing merged, or earlier reshapes left no layout to follow
         return tuple(
-            axis.whole(in_shape[dim]) if first <= dim <= last else axis
-            for dim, axis in enumerate(rf, start=1)
+            axis.whole(in_shape[dim]) if first <= dim <= last
+            else AxisRF.unknown() if axis.positional else axis
+            for dim, axis in enumerate(rf, start=start)
         )
 
     def explain_shape(self, in_shape: Shape, out_shape: Shape) -> list[str]:
@@ -122,11 +129,12 @@ class Flatten(Layer):
     def explain_field(self, rf: RF, in_shape: Shape) -> list[str]:
         """Each merged spatial axis is seen whole: ``RF = 16 + (5-1)*4 = 32, whole axis``."""
         first, last = self.merged(in_shape)
-        if first == last or len(in_shape) != len(rf) + 1:
+        start = column_start(rf, in_shape)
+        if first == last or start is None:
             return []
-        dims = range(1, len(in_shape))
-        extents = [in_shape[dim] if first <= dim <= last else None for dim in dims]
-        return whole_field_lines(rf, extents)
+        spatial = [(axis, in_shape[dim] if first <= dim <= last else None)
+                   for dim, axis in enumerate(rf, start=start) if axis != CHANNEL_AXIS]
+        return whole_field_lines([axis for axis, _ in spatial], [n for _, n in spatial])
 
 
 UnflattenedSize = Annotated[tuple[StrictInt, ...], Field(min_length=1)]
@@ -143,7 +151,9 @@ class Unflatten(Layer):
         ``[*a, S, *b] -> [*a, U_1, ..., U_k, *b]`` with ``U_1 * ... * U_k = S``.
     Receptive field:
         a spatial axis split into several loses its positions and becomes whole (see
-        ``Flatten``); splitting the channels changes nothing.
+        ``Flatten``). Once a dim is split the columns no longer follow dims, so the spatial
+        axes not split (all of them, when the channels are split) have unknown fields from
+        here on rather than ones that later layers could not grow.
     Example::
 
         - Linear: {out_features: 784}
@@ -196,9 +206,11 @@ class Unflatten(Layer):
 
     def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
         dim, sizes = self.split(in_shape)
-        if dim == 0 or len(sizes) == 1 or len(in_shape) != len(rf) + 1:
-            return rf
+        start = column_start(rf, in_shape)
+        if len(sizes) == 1 or start is None:
+            return rf  # nothing split, or earlier reshapes left no layout to follow
         return tuple(
-            axis.whole(in_shape[dim]) if axis_dim == dim else axis
-            for axis_dim, axis in enumerate(rf, start=1)
+            axis.whole(in_shape[dim]) if axis_dim == dim
+            else AxisRF.unknown() if axis.positional else axis
+            for axis_dim, axis in enumerate(rf, start=start)
         )

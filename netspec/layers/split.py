@@ -14,7 +14,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from netspec.core.errors import fail
-from netspec.core.shapes import CHANNEL_AXIS, AxisRF, Shape
+from netspec.core.shapes import CHANNEL_AXIS, AxisRF, Shape, column_start
 from netspec.core.window import num
 from netspec.layers.base import RF, Layer
 from netspec.layers.fields import NonNegativeInt, PositiveInt, StrictInt
@@ -36,12 +36,10 @@ def chunk_sizes(size: int, chunks: int) -> list[int]:
 
 def sliced_field(rf: RF, in_shape: Shape, dim: int, offset: int) -> RF:
     """The field after keeping positions ``offset...`` of sample dim ``dim``."""
-    if len(rf) == len(in_shape) - 1:
-        column = dim - 1  # channels-first: dim 0 (channels) has no column
-    elif len(rf) == len(in_shape) and CHANNEL_AXIS in rf:
-        column = dim  # channels-last (after Permute): one column per dim
-    else:
+    start = column_start(rf, in_shape)  # channels-first: dim 0 (the channels) has no column
+    if start is None:
         return rf
+    column = dim - start
     if column < 0 or rf[column] == CHANNEL_AXIS or not rf[column].positional or not offset:
         return rf
     axis = rf[column]

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from netspec.core.errors import fail
-from netspec.core.shapes import CHANNEL_AXIS, AxisRF, Shape
+from netspec.core.shapes import CHANNEL_AXIS, AxisRF, Shape, column_start
 from netspec.layers.base import RF, Layer, ShapeAfter, TorchCall, expect_rank
 from netspec.layers.fields import Bool, Float, PositiveInt, StrictInt
 from netspec.layers.registry import register
@@ -32,7 +32,7 @@ TOKENS = "[N, D] (N tokens of D features)"
 def per_dim(rf: RF, in_shape: Shape) -> bool:
     """Whether ``rf`` has one column per dim of ``in_shape`` (a channels-last layout, the
     channel dim's column being ``CHANNEL_AXIS``)."""
-    return len(rf) == len(in_shape) and CHANNEL_AXIS in rf
+    return column_start(rf, in_shape) == 0
 
 
 def mix_tokens(rf: RF, in_shape: Shape, dims: tuple[int, ...]) -> RF:
@@ -41,11 +41,8 @@ def mix_tokens(rf: RF, in_shape: Shape, dims: tuple[int, ...]) -> RF:
     a channels-last layout, one per dim after the first in ``[C, *spatial]``); each located
     column of a mixed dim becomes whole over that dim; columns without a location (after
     ``Flatten``, the channel marker, token ids) are unchanged."""
-    if per_dim(rf, in_shape):
-        first = 0
-    elif len(rf) == len(in_shape) - 1:
-        first = 1
-    else:
+    first = column_start(rf, in_shape)
+    if first is None:
         return rf
     return tuple(
         axis.whole(in_shape[dim]) if dim in dims else axis

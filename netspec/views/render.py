@@ -139,7 +139,7 @@ def totals(report: Report, memory: Memory | None = None, *, units: bool = True
     if undefined_reason(rf):
         receptive = f"not defined: the input holds {undefined_reason(rf)}, not pixels"
     elif rf and not all(axis.known for axis in rf):
-        receptive = f"{UNKNOWN} (a plugin kind does not give it)"
+        receptive = f"{UNKNOWN} ({_lost_field(report)})"
     elif rf:
         jump = rf_jump(rf)
         receptive = rf_size(rf) + (f" (jump {jump})" if jump != EMPTY else " (whole input)")
@@ -273,6 +273,18 @@ def _md_warnings(warnings: Sequence[str]) -> list[str]:
     if not warnings:
         return []
     return [f"**{WARNINGS}**", "", *[f"- {_md_cell(text)}" for text in warnings], ""]
+
+
+def _lost_field(report: Report) -> str:
+    """Why the network's field is unknown: the first layer (the innermost, when a block's own
+    merge is not to blame) whose field is unknown on a known input."""
+    lost = [row for row in report.layers
+            if not all(axis.known for axis in row.rf) and all(axis.known for axis in row.in_rf)]
+    leaves = [row for row in lost if row.layer is None or not row.layer.composite]
+    row = (leaves or lost)[0]
+    if row.layer is not None and row.layer.plugin:
+        return "a plugin kind does not give it"
+    return f"{row.kind} at {row.path} leaves an axis whose field cannot be followed"
 
 
 def _notes(report: Report) -> list[str]:

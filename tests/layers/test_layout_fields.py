@@ -20,12 +20,14 @@ def fields(shape: list[int], *layers: Any) -> list[list[tuple[object, object, ob
             for row in report.top_level()]
 
 
-def test_permute_of_a_flattened_channels_last_map_keeps_both_axes() -> None:
-    """3x3 conv on 8x8: field 3, jump 1, centre 1 on both axes. Channels-last, flattened to
-    [144]: a permute of a 1-dim sample changes nothing, so both axes keep their 3x3 field."""
-    rows = fields([3, 8, 8], CONV, {"Permute": {"dims": [1, 2, 0]}}, "Flatten",
-                  {"Permute": {"dims": [0]}})
-    assert rows[-1] == [(3, 1, 1), (3, 1, 1)]
+def test_a_flattened_channels_last_map_is_seen_whole_as_a_channels_first_one() -> None:
+    """3x3 conv on 8x8: a 6x6 map, field 3, jump 1, centre 1 on both axes. Flattened to
+    [144], channels-last or not, every value may come from anywhere on the map: each axis
+    whole, 3 + (6-1)*1 = 8, jump 6, centre 1 + (6-1)/2 = 3.5; a permute of a 1-dim sample
+    changes nothing."""
+    for layout in ([], [{"Permute": {"dims": [1, 2, 0]}}]):
+        rows = fields([3, 8, 8], CONV, *layout, "Flatten", {"Permute": {"dims": [0]}})
+        assert rows[-1] == [(8, 6, Fraction(7, 2))] * 2
 
 
 def test_permute_after_flatten_and_unflatten_follows_nothing() -> None:
@@ -39,10 +41,22 @@ def test_permute_after_flatten_and_unflatten_follows_nothing() -> None:
 
 def test_a_chunk_of_a_flattened_channels_last_map_moves_no_centre() -> None:
     """The second half of the flattened [144] starts at value 72, which is no position of
-    either spatial axis: the 3x3 field (centre 1) stays as it is."""
+    either spatial axis: the whole-map fields of the flattened sample (8, jump 6, centre 3.5,
+    as above) stay as they are."""
     rows = fields([3, 8, 8], CONV, {"Permute": {"dims": [1, 2, 0]}}, "Flatten",
                   {"Chunk": {"chunks": 2, "index": 1}})
-    assert rows[-1] == [(3, 1, 1), (3, 1, 1)]
+    assert rows[-1] == [(8, 6, Fraction(7, 2))] * 2
+
+
+def test_permute_after_a_partial_flatten_moves_no_column() -> None:
+    """3x3 conv on 8x8: [4, 6, 6]. Channels and H merged, [24, 6]: H whole (3 + (6-1)*1 =
+    8, jump 6, centre 3.5), W unknown. Two columns for two dims, yet neither is the channel
+    marker: they follow no dims, and the permute to [6, 24] leaves them in order."""
+    report = netspec.analyze(netspec.load({"input": [3, 8, 8], "layers": [
+        CONV, {"Flatten": {"start_dim": 1, "end_dim": 2}}, {"Permute": {"dims": [1, 0]}}]}))
+    h, w = report.rf
+    assert (h.size, h.jump, h.start, h.positional) == (8, 6, Fraction(7, 2), False)
+    assert not w.known
 
 
 def test_a_channels_last_narrow_moves_the_centre_of_its_axis() -> None:

@@ -159,22 +159,32 @@ def test_flatten_receptive_field_marks_merged_axes_whole() -> None:
     assert [(axis.size, axis.positional) for axis in rf] == [(Fraction(28), False)] * 2
 
 
-def test_partial_flatten_keeps_unmerged_axes() -> None:
+def test_partial_flatten_leaves_the_unmerged_axis_unknown() -> None:
+    """[3, 8, 9] -> [24, 9]: H, merged with the channels, is seen whole (1 + (8-1)*1 = 8);
+    W keeps its place in the tensor, but [24, 9] has no column per dim any more (two columns,
+    two dims, no channel marker), so no later layer could follow it: unknown, not a 1-pixel
+    field that a later convolution along W would leave at 1."""
     layer = kind_of("Flatten").model_validate({"start_dim": 1, "end_dim": 2})
     rf = layer.receptive_field((AxisRF(), AxisRF()), (3, 8, 9))
-    assert (rf[0].size, rf[0].positional, rf[1]) == (Fraction(8), False, AxisRF())
+    assert (rf[0].size, rf[0].positional, rf[1]) == (Fraction(8), False, AxisRF.unknown())
     # Merging nothing changes nothing.
     same = kind_of("Flatten").model_validate({"start_dim": 2, "end_dim": 2})
     assert same.receptive_field((AxisRF(), AxisRF()), (3, 8, 9)) == (AxisRF(), AxisRF())
 
 
 def test_unflatten_receptive_field() -> None:
-    # Splitting the channels changes nothing; splitting W (12 -> 3 x 4) loses its positions.
+    """Splitting W (12 -> 3 x 4) loses its positions: whole, 12. Any split leaves the sample
+    without a column per dim ([8, 5, 3, 4] has two columns), so the axes not split are
+    unknown: H there, and both when the channels are split ([2, 4, 5, 12])."""
     channels = kind_of("Unflatten").model_validate({"dim": 1, "unflattened_size": [2, 4]})
-    assert channels.receptive_field((AxisRF(), AxisRF()), (8, 5, 12)) == (AxisRF(), AxisRF())
+    unknown = AxisRF.unknown()
+    assert channels.receptive_field((AxisRF(), AxisRF()), (8, 5, 12)) == (unknown, unknown)
     width = kind_of("Unflatten").model_validate({"dim": 3, "unflattened_size": [3, 4]})
     rf = width.receptive_field((AxisRF(), AxisRF()), (8, 5, 12))
-    assert (rf[0], rf[1].size, rf[1].positional) == (AxisRF(), Fraction(12), False)
+    assert (rf[0], rf[1].size, rf[1].positional) == (unknown, Fraction(12), False)
+    # Nothing split ([12] -> [12]): nothing changes.
+    one = kind_of("Unflatten").model_validate({"dim": 3, "unflattened_size": [12]})
+    assert one.receptive_field((AxisRF(), AxisRF()), (8, 5, 12)) == (AxisRF(), AxisRF())
 
 
 def test_round_trip_through_flatten_and_unflatten() -> None:

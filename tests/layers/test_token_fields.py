@@ -103,3 +103,39 @@ def test_attention_on_plain_tokens_reads_every_feature(attention: Any) -> None:
     model(x)[0, 0, 0].backward()
     assert x.grad is not None
     assert x.grad[0].abs().sum(0).nonzero().flatten().tolist() == list(range(8))
+
+
+def test_tokens_flattened_from_a_channels_last_map_are_mixed_over_the_whole_map() -> None:
+    """A 3x3 convolution (padding 1) on 6x6 reads 3 pixels per axis; channels-last and
+    flattened to 36 tokens, each token is one pixel, and the mean over the tokens reads them
+    all: per axis 3 + (6-1)*1 = 8 (the padded map), not the 3 of one pixel. A channels-first
+    map flattened the same way gives the same fields."""
+    conv = {"Conv2d": {"out_channels": 8, "kernel_size": 3, "padding": 1}}
+    layout = {"Permute": {"dims": [1, 2, 0]}}
+    flat = {"Flatten": {"start_dim": 1, "end_dim": 2}}
+    for tokens in ([conv, layout, flat], [conv, {"Flatten": {"start_dim": 2}},
+                                          {"Permute": {"dims": [1, 0]}}]):
+        report = rows([*tokens, "TokenMean"], [8, 6, 6])
+        assert [row.out_shape for row in report[-2:]] == [(36, 8), (8,)]
+        assert [(axis.size, axis.positional) for axis in report[-1].rf] == [(8, False)] * 2
+    # the mean depends on every pixel of the 6x6 input, which the 8 pixels hold
+    model = netspec.build(netspec.load({"input": [8, 6, 6], "layers": [
+        conv, layout, flat, "TokenMean"]})).double().eval()
+    x = torch.randn(1, 8, 6, 6, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(model(x)[0, 0], x)
+    assert bool((grad[0].abs().sum(0) > 0).all())
+
+
+def test_a_channels_last_flatten_explains_the_axis_it_merges_by_name() -> None:
+    """[6, 6, 8] with W and the channels merged ([6, 48]): W is seen whole, 3 + (6-1)*1 = 8,
+    named W (the channel column is no axis); H is left unknown and explained by nothing."""
+    spec = netspec.load({"input": [8, 6, 6], "layers": [
+        {"Conv2d": {"out_channels": 8, "kernel_size": 3, "padding": 1}},
+        {"Permute": {"dims": [1, 2, 0]}}, {"Flatten": {"start_dim": 2, "end_dim": 3}}]})
+    report = netspec.analyze(spec)
+    flatten = report.layers[2]
+    assert flatten.layer is not None
+    assert flatten.layer.explain_field(flatten.in_rf, flatten.in_shape) == [
+        "RF_W = 3 + (6-1)*1 = 8, whole axis"]
+    h, w, channels = flatten.rf
+    assert (not h.known, w.size, channels) == (True, 8, CHANNEL_AXIS)
