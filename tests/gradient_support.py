@@ -68,7 +68,7 @@ from tests.positive_linear import (
     positive_linear,
 )
 
-__all__ = ["affordable", "confirm_windows", "observed", "positive_linear"]
+__all__ = ["affordable", "confirm_windows", "largest_field_rows", "observed", "positive_linear"]
 
 # The field does not depend on the input size except through clipping at the borders, which a
 # smaller input tests just as well: a spec above MAX_MACS runs on its input divided by the
@@ -300,3 +300,20 @@ def affordable(spec: netspec.Spec) -> netspec.Spec:
         if macs <= MAX_MACS:
             break
     return cheapest
+
+
+def largest_field_rows(spec: netspec.Spec) -> int:
+    """The most input rows (H) that one output unit of a ``[C, H, W]`` network reads, over
+    the units of the middle column, from gradients (contributions below 1e-30 of the largest
+    left out: Swin's -100 attention mask leaves e^-100 weights, not zeros)."""
+    model = netspec.build(spec, dtype=torch.float64).eval()
+    x = torch.randn(1, *spec.input, dtype=torch.float64, requires_grad=True)
+    out = model(x)
+    sizes = []
+    for unit in range(out.shape[2]):
+        (grad,) = torch.autograd.grad(out[0, :, unit, out.shape[3] // 2].square().sum(), x,
+                                      retain_graph=True)
+        seen = grad.abs().amax(dim=(0, 1, 3))
+        rows = torch.nonzero(seen > seen.max() * 1e-30).flatten()
+        sizes.append(int(rows.max() - rows.min()) + 1)
+    return max(sizes)

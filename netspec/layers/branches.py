@@ -15,8 +15,9 @@ from netspec.core.errors import SpecPath, fail
 from netspec.core.limits import MAX_LAYERS
 from netspec.core.shapes import AxisRF, Shape, broadcast_shape
 from netspec.layers.base import RF, Layer, LayerReport, Nested, ShapeAfter, TorchCall
-from netspec.layers.composite import Composite, broadcast_field, merge_fields, walk_field
+from netspec.layers.composite import Composite, walk_field
 from netspec.layers.fields import Bool
+from netspec.layers.merge import broadcast_field, joined_field, merge_fields
 from netspec.layers.registry import AnyLayer, kind_of, register
 from netspec.layers.walk import walk
 
@@ -196,7 +197,10 @@ class Parallel(Composite):
             shapes.append(shape)
             fields.append((f"branches[{index}]", branch_rf))
         out_shape = self._merged_shape(shapes)
-        if self.merge != "concat":
+        if self.merge == "concat":
+            fields = [(name, joined_field(field, shape))
+                      for (name, field), shape in zip(fields, shapes, strict=True)]
+        else:
             fields = [(name, broadcast_field(field, shape, out_shape))
                       for (name, field), shape in zip(fields, shapes, strict=True)]
         return rows, out_shape, merge_fields(fields, self.kind)

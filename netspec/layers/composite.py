@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from netspec.core.errors import NetspecError, SpecPath, fail, format_path
-from netspec.core.shapes import AxisRF, Shape
+from netspec.core.errors import NetspecError, SpecPath, format_path
+from netspec.core.shapes import Shape
 from netspec.layers.base import (
     RF,
     Layer,
@@ -151,56 +151,6 @@ def walk_field(
         return walk(layers, in_shape, rf, (*path, *field), depth)
     except NetspecError as error:
         raise error.within(field) from None
-
-
-def merge_fields(fields: list[tuple[str, RF]], kind: str) -> RF:
-    """Receptive field where paths meet (add, concat, multiply): the widest window per axis.
-
-    The paths must agree on the jump and on the centre of the first unit, else the merged
-    units would mix misaligned windows: that is an error naming the misaligned path. An axis
-    that one path sees whole (a global pool: not positional) is seen whole after the merge,
-    whatever the other paths see: its units read the whole input anyway (its jump stays that
-    of the positional path: multiplying by a gate does not move the units).
-    """
-    (first_name, first), *others = fields
-    merged = list(first)
-    for name, rf in others:
-        if len(rf) != len(first):
-            continue
-        for axis, (a, b) in enumerate(zip(merged, rf, strict=True)):
-            if not (a.known and b.known):  # a plugin kind on one path did not say
-                merged[axis] = AxisRF.unknown()
-                continue
-            if not (a.positional and b.positional):
-                whole, other = (a, b) if not a.positional else (b, a)
-                # the units keep their spacing (the jump of a positional path, which is what a
-                # residual body's stride is read from); the centre is the whole window's
-                jump = other.jump if other.positional else whole.jump
-                merged[axis] = AxisRF(max(a.size, b.size), jump, whole.start, False)
-                continue
-            if a.jump != b.jump or a.start != b.start:
-                raise fail(
-                    f"{kind} merges misaligned receptive fields on spatial axis {axis}: "
-                    f"{first_name} has jump {a.jump} and centre {a.start}, {name} has jump "
-                    f"{b.jump} and centre {b.start}; match their strides and paddings",
-                )
-            wider = a if a.size >= b.size else b  # its windows' tiling (Swin) too
-            merged[axis] = AxisRF(wider.size, a.jump, a.start, period=wider.period,
-                                  phase=wider.phase)
-    return tuple(merged)
-
-
-def broadcast_field(rf: RF, shape: Shape, out_shape: Shape) -> RF:
-    """The field of a path whose output ``shape`` is broadcast to ``out_shape``: along a
-    spatial axis stretched from 1 to more positions, every output unit reads the path's one
-    unit, so the axis is no longer positional (it is seen as whole, with the path's field)."""
-    if len(rf) != len(shape) - 1 or len(shape) != len(out_shape):
-        return rf
-    return tuple(
-        AxisRF(axis.size, axis.jump, axis.start, False)
-        if axis.positional and shape[dim] == 1 and out_shape[dim] != 1 else axis
-        for dim, axis in enumerate(rf, start=1)
-    )
 
 
 @register

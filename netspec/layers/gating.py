@@ -12,7 +12,8 @@ from netspec.core.errors import SpecPath, fail
 from netspec.core.shapes import Shape, broadcast_shape, spatial_columns
 from netspec.core.window import num
 from netspec.layers.base import RF, LayerReport, Nested, ShapeAfter, TorchCall
-from netspec.layers.composite import Composite, broadcast_field, merge_fields, walk_field
+from netspec.layers.composite import Composite, walk_field
+from netspec.layers.merge import broadcast_field, merge_fields
 from netspec.layers.registry import AnyLayer, register
 
 __all__ = ["Gate"]

@@ -17,6 +17,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
+from tests.gradient_support import largest_field_rows
 from tests.torch_check import assert_round_trip_keeps_outputs
 
 
@@ -130,21 +131,6 @@ def test_maxvit_kinds_round_trip_through_from_module() -> None:
     assert_round_trip_keeps_outputs(spec)
 
 
-def gradient_largest(spec: netspec.Spec) -> int:
-    """Largest field along H of any output unit (the middle column), from gradients."""
-    model = netspec.build(spec, dtype=torch.float64).eval()
-    x = torch.randn(1, *spec.input, dtype=torch.float64, requires_grad=True)
-    out = model(x)
-    sizes = []
-    for unit in range(out.shape[2]):
-        (grad,) = torch.autograd.grad(out[0, :, unit, out.shape[3] // 2].square().sum(), x,
-                                      retain_graph=True)
-        seen = grad.abs().amax(dim=(0, 1, 3))
-        rows = torch.nonzero(seen > seen.max() * 1e-30).flatten()
-        sizes.append(int(rows.max() - rows.min()) + 1)
-    return max(sizes)
-
-
 @pytest.mark.parametrize(("kind", "size"), [
     ("window", 2 + (7 - 1) * 2),   # runs of 7 units of jump 2
     ("grid", 2 + (14 - 2) * 2),    # 7 units 2 apart: a hull of 13 units
@@ -155,7 +141,43 @@ def test_partition_attention_field_against_gradients(kind: str, size: int) -> No
         {"Partition": {"partition_type": kind, "partition_size": 7, "layers": [
             {"RelativePositionalMultiHeadAttention": {"head_dim": 4}}]}}]})
     report = netspec.analyze(spec)
-    assert int(report.rf[0].size) == size == gradient_largest(spec)
+    assert int(report.rf[0].size) == size == largest_field_rows(spec)
+
+
+def grid_over_tiles(n: int, window: int, phase: int, grid: int) -> tuple[int, int]:
+    """By enumeration, on an axis of ``n`` one-pixel units tiled in runs of ``window`` from
+    ``phase + m window`` (a shifted window attention): the largest hull of the tiles that the
+    units of one grid group (``first, first + n/grid, ...``) lie in, the tiles reaching past
+    the map as windows do past padding, and that hull clipped to the map (what gradients
+    see)."""
+    step = n // grid
+    widest = clipped = 0
+    for first in range(step):
+        tile_starts = [phase + (unit - phase) // window * window
+                       for unit in range(first, n, step)]
+        low, high = min(tile_starts), max(tile_starts) + window - 1
+        widest = max(widest, high - low + 1)
+        clipped = max(clipped, min(high, n - 1) - max(low, 0) + 1)
+    return widest, clipped
+
+
+@pytest.mark.parametrize(("window", "shift", "grid"), [(4, 2, 4), (3, 2, 3)])
+def test_a_grid_after_shifted_windows_spans_the_tiles_its_units_lie_in(
+    window: int, shift: int, grid: int
+) -> None:
+    """Swin's shifted windows (tiles from ``shift``), then MaxViT's grid: e.g. windows of 4
+    from 2 on 12 units, grid of 4 (units 3 apart): the group 1, 4, 7, 10 lies in the tiles
+    [-2, 1], [2, 5], [6, 9], [10, 13]: 16 pixels, 12 of them on the map."""
+    spec = netspec.load({"input": [4, 12, 12], "layers": [
+        {"Permute": {"dims": [1, 2, 0]}},
+        {"ShiftedWindowAttention": {"window_size": window, "shift_size": shift,
+                                    "num_heads": 1}},
+        {"Permute": {"dims": [2, 0, 1]}},
+        {"Partition": {"partition_type": "grid", "partition_size": grid, "layers": [
+            {"RelativePositionalMultiHeadAttention": {"head_dim": 4}}]}}]})
+    widest, on_the_map = grid_over_tiles(12, window, shift, grid)
+    assert int(netspec.analyze(spec).rf[0].size) == widest
+    assert largest_field_rows(spec) == on_the_map
 
 
 def test_the_drawing_nests_the_partitions_layers() -> None:
