@@ -135,10 +135,16 @@ def size_lines(windows: Sequence[Window]) -> list[str]:
 
 
 def window_field_lines(windows: Sequence[Window], rf: Sequence[AxisRF]) -> list[str]:
-    """``RF = 1 + (5-1)*1 = 5, jump = 1``; nothing once an axis is seen whole."""
-    if not windows or len(rf) != len(windows) or not all(axis.positional for axis in rf):
+    """``RF = 1 + (5-1)*1 = 5, jump = 1`` (one line per axis when they differ). An axis already
+    seen whole (a global pool made it so) has no line: no window changes its field; the
+    others keep theirs, named (``RF_W = ...``)."""
+    if not windows or len(rf) != len(windows):
         return []
-    return axis_lines("RF", [w.explain_field(axis) for w, axis in zip(windows, rf, strict=True)])
+    if all(axis.positional for axis in rf):
+        return axis_lines("RF", [w.explain_field(a) for w, a in zip(windows, rf, strict=True)])
+    names = axis_names(len(rf))
+    return [f"RF_{name} = {w.explain_field(a)}"
+            for name, w, a in zip(names, windows, rf, strict=True) if a.positional]
 
 
 def whole_field(axis: AxisRF, extent: int) -> str:

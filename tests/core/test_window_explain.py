@@ -61,12 +61,15 @@ def test_axes_beyond_three_are_numbered_from_one() -> None:
     ]
 
 
-def test_field_lines_need_every_axis_still_positional() -> None:
-    """An axis already seen whole (a global pool made it so) leaves the layer's field lines
-    out: ``nothing once an axis is seen whole``."""
+def test_an_axis_seen_whole_has_no_field_line_and_the_others_keep_theirs() -> None:
+    """H already seen whole (a global pool made it so): no window changes it, no line; W's
+    window of 2, stride 2 still grows W's field: 1 + (2-1)*1 = 2, named W."""
     windows = (Window(1, 1), Window(6, 2, stride=2))
     whole = AxisRF(Fraction(8), Fraction(8), positional=False)
-    assert window_field_lines(windows, (whole, AxisRF())) == []
+    assert window_field_lines(windows, (whole, AxisRF())) == [
+        "RF_W = 1 + (2-1)*1 = 2, jump = 1*2 = 2"]
+    assert window_field_lines(windows, (AxisRF(), whole)) == ["RF_H = 1 + (1-1)*1 = 1, jump = 1"]
+    assert window_field_lines(windows, (whole, whole)) == []
     # both positional: 1 + (2-1)*1 = 2 on W, 1 + (1-1)*1 = 1 on H
     assert window_field_lines(windows, (AxisRF(), AxisRF())) == [
         "RF_H = 1 + (1-1)*1 = 1, jump = 1",
