@@ -23,6 +23,7 @@ from netspec.core.shapes import (
     number,
     pool_output_size,
     same_padding,
+    tiles_met,
     upsample_output_size,
 )
 
@@ -162,3 +163,32 @@ def test_through_transposed_and_upsample_by_hand() -> None:
     assert (u.size, u.jump, u.start) == (13, 2, 2)
     n = axis.through_upsample(Fraction(1, 2), 1, False, first=1)
     assert (n.size, n.jump, n.start) == (9, 8, 7)
+
+
+def tiles_touched(units: int, start: int, period: int, phase: int) -> int:
+    """Tiles (runs of ``period`` from ``phase + m period``) that ``[start, start + units)``
+    touches, by listing each position's tile."""
+    return len({(position - phase) // period for position in range(start, start + units)})
+
+
+def test_tiles_met_is_the_most_tiles_any_window_touches() -> None:
+    """Windows of 3 every 3 from -1 over tiles of 4 from 1: [-1, 1] touches [-3, 0] and
+    [1, 4], [2, 4] and [5, 7] one tile each, [8, 10] two: the most is 2."""
+    assert tiles_met(3, -1, 3, 4, 1) == 2
+    for units, step, period, phase in [(3, 3, 4, 1), (7, 7, 7, 3), (2, 2, 7, 0), (5, 2, 3, 2)]:
+        for first in range(-8, 8):
+            most = max(tiles_touched(units, first + i * step, period, phase)
+                       for i in range(3 * period))
+            assert tiles_met(units, first, step, period, phase) == most
+
+
+def test_tiles_met_depends_on_the_first_window_only_modulo_the_period() -> None:
+    """What ``windows.windowed`` relies on (its windows may be numbered from any one of
+    them): starting ``k`` windows later tries the same starts modulo the period."""
+    for units in range(1, 9):
+        for period in range(1, 9):
+            for phase in range(period):
+                for first in range(-units, units):
+                    expected = tiles_met(units, first, units, period, phase)
+                    assert all(tiles_met(units, first + k * units, units, period, phase)
+                               == expected for k in (-2, -1, 1, 2, 5))
