@@ -10,7 +10,10 @@ of the paths' fields for that unit. Per axis:
 - an axis that a path sees whole (a global pool, or a map of one unit broadcast over the axis)
   is seen whole after the merge;
 - the wider field is kept, with its tiling (Swin's windows, ``AxisRF.period``): a residual's
-  body grows from its shortcut's field, and each of its units' fields holds the shortcut's;
+  body grows from its shortcut's field, and each of its units' fields holds the shortcut's.
+  Beside an unrelated narrower path tiled otherwise (windows of 4 next to windows of 3) some
+  units see a little more than the wider field: the tiling does not record where each hull
+  lies, so that union is not computed;
 - two fields of one size tiled differently (two window attentions shifted differently, side
   by side) hold neither the other: each unit sees the union of its two tiles' hulls. With each
   hull centred on its tile (exact for tiles of untiled fields) the unions are taken unit by
