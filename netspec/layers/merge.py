@@ -50,8 +50,8 @@ def merge_fields(fields: list[tuple[str, RF]], kind: str) -> RF:
                 "be combined across different axes; permute the paths to the same layout",
             )
         for axis, (a, b) in enumerate(zip(merged, rf, strict=True)):
-            if a.undefined or b.undefined:  # token ids: no field on any path
-                merged[axis] = a if a.undefined else b
+            if a.undefined:  # token ids: every path from them carries the reason
+                merged[axis] = a
             elif not (a.known and b.known):  # a plugin kind on one path did not say
                 merged[axis] = AxisRF.unknown()
             elif not (a.positional and b.positional):
@@ -75,8 +75,7 @@ def _channel_dims(rf: RF) -> tuple[int, tuple[int, ...]]:
 def _layout_words(rf: RF) -> str:
     """``its channels at dim 2 (3 columns)``."""
     count, marks = _channel_dims(rf)
-    where = ", ".join(map(str, marks)) or "0"
-    return f"its channels at dim {where} ({count} columns)"
+    return f"its channels at dim {marks[0] if marks else 0} ({count} columns)"
 
 
 def _seen_whole(a: AxisRF, b: AxisRF) -> AxisRF:
@@ -109,11 +108,13 @@ def _union(a: AxisRF, b: AxisRF) -> AxisRF:
     joint = math.lcm(a.period or 1, b.period or 1)
     if joint > JOINT_PERIOD_LIMIT:
         return AxisRF(bounded(a.size + b.size - 1), a.jump, a.start)
-    widest = Fraction(0)
-    for unit in range(joint):
-        (a_lo, a_hi), (b_lo, b_hi) = _window(a, unit), _window(b, unit)
-        widest = max(widest, max(a_hi, b_hi) - min(a_lo, b_lo) + 1)
+    widest = max(_spanned(_window(a, unit), _window(b, unit)) for unit in range(joint))
     return AxisRF(bounded(widest), a.jump, a.start)
+
+
+def _spanned(one: tuple[Fraction, Fraction], other: tuple[Fraction, Fraction]) -> Fraction:
+    """Pixels from the first of two windows' first pixel centres to the last one's last."""
+    return max(one[1], other[1]) - min(one[0], other[0]) + 1
 
 
 def broadcast_field(rf: RF, shape: Shape, out_shape: Shape) -> RF:

@@ -46,6 +46,26 @@ def test_windows_shifted_differently_see_the_union_of_their_tiles(shift: int, un
     assert largest_field_rows(spec) == union  # an interior unit reads both tiles whole
 
 
+PATCH = {"Conv2d": {"out_channels": 4, "kernel_size": 2, "stride": 2}}  # 2 pixels a unit
+TILES = {"ShiftedWindowAttention": {"window_size": 3, "shift_size": 2, "num_heads": 1}}
+CONV3 = [FIRST, {"Conv2d": {"out_channels": 4, "kernel_size": 3, "padding": 1}}, LAST]
+
+
+@pytest.mark.parametrize("tiles_first", [True, False])
+def test_windows_beside_a_convolution_of_the_same_size_see_both(tiles_first: bool) -> None:
+    """2x2 patches, stride 2 (field 2, jump 2, centre 0.5), then side by side: windows of 3
+    units from unit 2 (tiles [-1, 1], [2, 4], ...: 2 + (3-1)*2 = 6 pixels) and a 3x3
+    convolution (also 6). Unit 1 lies in the tile [-1, 1] and its convolution reads units
+    [0, 2]: units -1 to 2, 4 units of 2 pixels: 8. Unit 0's window and tile are both
+    [-1, 1]: 6. So the largest union is 8, from units that are not the first."""
+    branches = [[TILES], CONV3] if tiles_first else [CONV3, [TILES]]
+    spec = netspec.load({"input": [4, 24, 24], "layers": [
+        PATCH, LAST, {"Parallel": {"merge": "add", "branches": branches}}, FIRST]})
+    merged = netspec.analyze(spec).layers[2].rf[0]
+    assert (merged.size, merged.jump, merged.start, merged.period) == (8, 2, Fraction(1, 2), 0)
+    assert largest_field_rows(spec) == 8
+
+
 def test_windows_of_one_tiling_keep_it() -> None:
     merged = netspec.analyze(side_by_side((2, 2))).layers[1].rf[0]
     assert (merged.size, merged.period, merged.phase) == (4, 4, 2)
@@ -63,9 +83,11 @@ def test_tilings_too_long_to_compare_unit_by_unit_merge_into_the_sum_bound() -> 
     """Windows of 67 and 71 units: a joint period of 4757 units is not enumerated; both hulls
     hold the unit's own centre, so their union is at most 67 + 67 - 1 pixels."""
     assert JOINT_PERIOD_LIMIT < 67 * 71
-    a = AxisRF(Fraction(67), period=67)
-    b = AxisRF(Fraction(67), period=71, phase=3)
-    assert merge_fields([("a", (a,)), ("b", (b,))], "Parallel") == (AxisRF(Fraction(133)),)
+    half = Fraction(1, 2)
+    a = AxisRF(Fraction(67), start=half, period=67)
+    b = AxisRF(Fraction(67), start=half, period=71, phase=3)
+    assert merge_fields([("a", (a,)), ("b", (b,))], "Parallel") == (
+        AxisRF(Fraction(133), start=half),)
 
 
 def test_a_joint_period_at_the_limit_is_enumerated() -> None:
@@ -97,10 +119,12 @@ def test_paths_in_different_layouts_are_refused(branches: tuple[list[Any], ...],
                                                 named: str) -> None:
     with pytest.raises(netspec.SpecError) as caught:
         netspec.load(three(*branches))
-    message = str(caught.value)
-    assert "Parallel merges paths in different layouts" in message
-    assert named in message
-    assert "permute the paths to the same layout" in message
+    (problem,) = caught.value.problems
+    assert problem.path == ("layers", 0, "Parallel")
+    assert problem.message.startswith("Parallel merges paths in different layouts: ")
+    assert named in problem.message
+    assert problem.message.endswith("; their units would be combined across different axes; "
+                                    "permute the paths to the same layout")
 
 
 def test_a_residual_body_in_another_layout_is_refused() -> None:
@@ -182,3 +206,25 @@ def test_a_row_added_to_every_row_is_broadcast_not_joined() -> None:
     report = netspec.analyze(rows_of([["ReLU"], [row(5)]], "add"))
     h, w, _ = report.layers[1].rf
     assert (h.known, h.positional, w.positional) == (True, False, True)
+
+
+def test_rows_joined_where_the_rows_are_seen_whole_stay_whole() -> None:
+    """A pool to one row per column first ([4, 1, 6]: H whole, 6 pixels; W one pixel a
+    unit), channels-last, two copies joined: rows seen whole stay so, W unchanged."""
+    report = netspec.analyze(netspec.load({"input": [4, 6, 6], "layers": [
+        {"AdaptiveAvgPool2d": {"output_size": [1, 6]}}, LAST,
+        {"Parallel": {"merge": "concat", "branches": [["ReLU"], ["GELU"]]}}]}))
+    h, w, _ = report.layers[2].rf
+    assert (h.known, h.positional, h.size) == (True, False, 6)
+    assert (w.positional, w.size) == (True, 1)
+
+
+def test_rows_joined_beside_whole_columns_are_unknown() -> None:
+    """A pool to one column per row ([4, 6, 1]: W whole), channels-last, rows 0 and 5
+    joined: H unknown, W still whole."""
+    report = netspec.analyze(netspec.load({"input": [4, 6, 6], "layers": [
+        {"AdaptiveAvgPool2d": {"output_size": [6, 1]}}, LAST,
+        {"Parallel": {"merge": "concat", "branches": [[row(0)], [row(5)]]}}]}))
+    h, w, _ = report.layers[2].rf
+    assert not h.known
+    assert (w.known, w.positional, w.size) == (True, False, 6)
