@@ -14,8 +14,9 @@ not shifted), with ``j`` the jump and ``r`` the field before:
   windows meets (``AxisRF.through_window``), then untiled.
 
 This is exact for the first windowed stage and the first merge (measured by gradients in the
-tests), and an upper bound after: the merged units are treated as evenly spaced fields again,
-though only some of them meet two tiles. ``start`` stays the unit's own centre, so the
+tests) away from the map's edge, where tiles reach past the map as a convolution's window
+reaches into padding, and counted so; after that it is an estimate: the merged units are treated
+as evenly spaced fields centred on themselves again, though only some of them meet two tiles. ``start`` stays the unit's own centre, so the
 residual around each block merges aligned fields.
 """
 
