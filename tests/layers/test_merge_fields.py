@@ -37,6 +37,8 @@ def side_by_side(shifts: tuple[int, int]) -> netspec.Spec:
     (2, 6),
     # windows at 0, 4, 8 and at 1 - 4, 1, 5, 9: unit 0 lies in [0, 3] and [-3, 0], 7 pixels
     (1, 7),
+    # windows at 0, 4, 8 and at 3 - 4, 3, 7, 11: unit 3 lies in [0, 3] and [3, 6], 7 pixels
+    (3, 7),
 ])
 def test_windows_shifted_differently_see_the_union_of_their_tiles(shift: int, union: int) -> None:
     spec = side_by_side((0, shift))
