@@ -16,8 +16,8 @@ not shifted), with ``j`` the jump and ``r`` the field before:
 This is exact for the first windowed stage and the first merge (measured by gradients in the
 tests) away from the map's edge, where tiles reach past the map as a convolution's window
 reaches into padding, and counted so; after that it is an estimate: the merged units are treated
-as evenly spaced fields centred on themselves again, though only some of them meet two tiles. ``start`` stays the unit's own centre, so the
-residual around each block merges aligned fields.
+as evenly spaced fields centred on themselves again, though only some of them meet two tiles.
+``start`` stays the unit's own centre, so the residual around each block merges aligned fields.
 """
 
 from __future__ import annotations
