@@ -58,6 +58,21 @@ def _batch_dim_error(field: str, value: int, in_shape: Shape, what: str) -> Spec
     )
 
 
+def reshaped_field(rf: RF, in_shape: Shape, first: int, last: int) -> RF:
+    """The field after sample dims ``first`` to ``last`` are merged into one (``Flatten``) or
+    one of them is split (``Unflatten``, ``first == last``): their located axes become whole,
+    and any other located axis, whose dim no column can follow any more, unknown. Unchanged
+    when earlier reshapes left no layout to follow."""
+    start = column_start(rf, in_shape)
+    if start is None:
+        return rf
+    return tuple(
+        axis.whole(in_shape[dim]) if first <= dim <= last
+        else AxisRF.unknown() if axis.positional else axis
+        for dim, axis in enumerate(rf, start=start)
+    )
+
+
 @register
 class Flatten(Layer):
     """Merges dims ``start_dim`` to ``end_dim`` into one, exactly ``torch.nn.Flatten``.
@@ -109,14 +124,7 @@ class Flatten(Layer):
 
     def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
         first, last = self.merged(in_shape)
-        start = column_start(rf, in_shape)
-        if first == last or start is None:
-            return rf  # nothing merged, or earlier reshapes left no layout to follow
-        return tuple(
-            axis.whole(in_shape[dim]) if first <= dim <= last
-            else AxisRF.unknown() if axis.positional else axis
-            for dim, axis in enumerate(rf, start=start)
-        )
+        return rf if first == last else reshaped_field(rf, in_shape, first, last)
 
     def explain_shape(self, in_shape: Shape, out_shape: Shape) -> list[str]:
         """``out = 16*5*5 = 400``: the merged dims multiply."""
@@ -206,11 +214,4 @@ class Unflatten(Layer):
 
     def receptive_field(self, rf: RF, in_shape: Shape) -> RF:
         dim, sizes = self.split(in_shape)
-        start = column_start(rf, in_shape)
-        if len(sizes) == 1 or start is None:
-            return rf  # nothing split, or earlier reshapes left no layout to follow
-        return tuple(
-            axis.whole(in_shape[dim]) if axis_dim == dim
-            else AxisRF.unknown() if axis.positional else axis
-            for axis_dim, axis in enumerate(rf, start=start)
-        )
+        return rf if len(sizes) == 1 else reshaped_field(rf, in_shape, dim, dim)
