@@ -197,12 +197,9 @@ class Parallel(Composite):
             shapes.append(shape)
             fields.append((f"branches[{index}]", branch_rf))
         out_shape = self._merged_shape(shapes)
-        if self.merge == "concat":
-            fields = [(name, joined_field(field, shape))
-                      for (name, field), shape in zip(fields, shapes, strict=True)]
-        else:
-            fields = [(name, broadcast_field(field, shape, out_shape))
-                      for (name, field), shape in zip(fields, shapes, strict=True)]
+        fields = [(name, joined_field(field, shape) if self.merge == "concat"
+                   else broadcast_field(field, shape, out_shape))
+                  for (name, field), shape in zip(fields, shapes, strict=True)]
         return rows, out_shape, merge_fields(fields, self.kind)
 
     def _merged_shape(self, shapes: list[Shape]) -> Shape:
